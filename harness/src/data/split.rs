@@ -1,0 +1,143 @@
+//! Validation hold-out and normalization statistics.
+
+use super::RawSplit;
+
+/// SplitMix64 (Steele, Lea & Flood 2014; the generator Java's `SplittableRandom` and the
+/// xoshiro authors use for seeding): `state += 0x9E3779B97F4A7C15`, then the output is
+/// `z = state; z = (z ^ z>>30) * 0xBF58476D1CE4E5B9; z = (z ^ z>>27) * 0x94D049BB133111EB;
+/// z ^ z>>31`. Self-contained so splits never change with a dependency's version.
+#[derive(Debug, Clone)]
+pub struct SplitMix64 {
+    state: u64,
+}
+
+impl SplitMix64 {
+    /// A generator whose state starts at `seed`.
+    pub fn new(seed: u64) -> Self {
+        SplitMix64 { state: seed }
+    }
+
+    /// The next 64-bit output.
+    pub fn next_u64(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform integer in `0..bound` (Lemire's multiply-shift with rejection, unbiased).
+    ///
+    /// # Panics
+    /// If `bound == 0`.
+    pub fn below(&mut self, bound: u64) -> u64 {
+        assert!(bound > 0, "SplitMix64::below: bound must be positive");
+        let threshold = bound.wrapping_neg() % bound; // 2^64 mod bound
+        loop {
+            let m = self.next_u64() as u128 * bound as u128;
+            if (m as u64) >= threshold {
+                return (m >> 64) as u64;
+            }
+        }
+    }
+
+    /// Fisher–Yates shuffle: for `i` from `len-1` down to 1, swap `v[i]` with `v[below(i+1)]`.
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = self.below(i as u64 + 1) as usize;
+            v.swap(i, j);
+        }
+    }
+}
+
+/// Splits example indices into (train, validation), per class, deterministically.
+///
+/// For each class `k` in `0..num_classes` with `m` examples:
+/// * the validation count is `round(fraction * m)` (half away from zero), clamped to
+///   `1..=m-1` when `fraction > 0` and `m >= 2`; a class with fewer than 2 examples, or
+///   `fraction == 0`, contributes nothing to validation (every class keeps at least one
+///   training example);
+/// * the class's indices, in ascending order, are shuffled by [`SplitMix64::shuffle`] with a
+///   generator seeded by `seed ^ (k as u64).wrapping_mul(0x9E3779B97F4A7C15)` — so a class's
+///   hold-out depends only on the seed, the class index and the class's own indices — and the
+///   first `count` shuffled indices go to validation.
+///
+/// Both returned lists are sorted ascending and together hold every index exactly once.
+///
+/// # Panics
+/// If `fraction` is not in `[0, 1]` or a label is outside `0..num_classes`.
+pub fn split_validation(
+    labels: &[i64],
+    num_classes: usize,
+    fraction: f64,
+    seed: u64,
+) -> (Vec<usize>, Vec<usize>) {
+    assert!(
+        (0.0..=1.0).contains(&fraction),
+        "split_validation: fraction must be in [0, 1], got {fraction}"
+    );
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); num_classes];
+    for (i, &y) in labels.iter().enumerate() {
+        assert!(
+            y >= 0 && (y as usize) < num_classes,
+            "split_validation: example {i} has label {y}, outside 0..{num_classes}"
+        );
+        by_class[y as usize].push(i);
+    }
+    let mut train = Vec::with_capacity(labels.len());
+    let mut val = Vec::new();
+    for (k, mut idx) in by_class.into_iter().enumerate() {
+        let m = idx.len();
+        let count = if fraction > 0.0 && m >= 2 {
+            ((fraction * m as f64).round() as usize).clamp(1, m - 1)
+        } else {
+            0
+        };
+        let mut rng = SplitMix64::new(seed ^ (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        rng.shuffle(&mut idx);
+        val.extend_from_slice(&idx[..count]);
+        train.extend_from_slice(&idx[count..]);
+    }
+    train.sort_unstable();
+    val.sort_unstable();
+    (train, val)
+}
+
+/// Per-channel mean and population standard deviation of the split's pixels scaled to
+/// `[0, 1]` (`x / 255`), over all examples and positions. Computed from exact integer sums.
+/// An empty split gives NaN for every channel.
+pub fn normalization_stats(split: &RawSplit) -> (Vec<f64>, Vec<f64>) {
+    let hw = split.h * split.w;
+    if split.c == 0 || hw == 0 {
+        let nan = vec![f64::NAN; split.c];
+        return (nan.clone(), nan);
+    }
+    let mut sum = vec![0u128; split.c];
+    let mut sum_sq = vec![0u128; split.c];
+    for img in split.images.chunks_exact(split.c * hw) {
+        for (ch, plane) in img.chunks_exact(hw).enumerate() {
+            let (mut s, mut s2) = (0u64, 0u64);
+            for &x in plane {
+                s += x as u64;
+                s2 += (x as u64) * (x as u64);
+            }
+            sum[ch] += s as u128;
+            sum_sq[ch] += s2 as u128;
+        }
+    }
+    let count = (split.n * hw) as u128;
+    let mut mean = Vec::with_capacity(split.c);
+    let mut std = Vec::with_capacity(split.c);
+    for ch in 0..split.c {
+        if count == 0 {
+            mean.push(f64::NAN);
+            std.push(f64::NAN);
+            continue;
+        }
+        // var * 255^2 * count^2 = count * sum_sq - sum^2 (exact, non-negative)
+        let num = count * sum_sq[ch] - sum[ch] * sum[ch];
+        mean.push(sum[ch] as f64 / count as f64 / 255.0);
+        std.push((num as f64).sqrt() / count as f64 / 255.0);
+    }
+    (mean, std)
+}

@@ -1,0 +1,410 @@
+//! `bench`: the Distillery command line. See `bench --help`.
+//!
+//! Exit codes: 0 success; 1 the run finished but some cells failed (see their records);
+//! 2 bad input (protocol, dataset, options, unknown method); 3 internal error.
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use distillery::plan::{self, Plan};
+use distillery::protocol::Loaded;
+use distillery::{dataset::Prepared, env, executor, plugin, record, report};
+use distillery_api::Budget;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "bench", version = long_version(), about = "Distillery: evaluate dataset distillation, pruning and KD methods under identical, versioned protocols", args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+fn long_version() -> &'static str {
+    let v = format!(
+        "{} (rustc: {}; tch {}; libtorch {})",
+        distillery::VERSION,
+        distillery_api::RUSTC_VERSION,
+        distillery_api::TCH_VERSION,
+        distillery_api::LIBTORCH_VERSION
+    );
+    Box::leak(v.into_boxed_str())
+}
+
+#[derive(Args, Clone)]
+struct RunArgs {
+    /// Protocol: a shipped name (hard-label, hard-label-dc1000) or a path to a .toml file.
+    #[arg(long)]
+    protocol: Option<String>,
+    /// Dataset: `mnist-5k` (embedded) or a directory (MNIST idx, CIFAR-10/100 binary, ImageFolder).
+    #[arg(long)]
+    dataset: Option<String>,
+    /// Methods to run, comma-separated, or `all` for every installed plugin.
+    #[arg(long, value_delimiter = ',')]
+    methods: Option<Vec<String>>,
+    /// Images-per-class budgets, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    ipc: Option<Vec<usize>>,
+    /// Fraction budgets of the train split (pruning-style), comma-separated, e.g. 0.1,0.3.
+    #[arg(long, value_delimiter = ',')]
+    fraction: Option<Vec<f64>>,
+    /// Number of seeds (repeats) per cell; seeds are 0..N.
+    #[arg(long)]
+    seeds: Option<usize>,
+    /// Output directory for cell records (default: bench-out/<protocol>/<dataset>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// cpu, cuda, cuda:N or auto (CUDA when available).
+    #[arg(long, default_value = "auto")]
+    device: String,
+    /// Total CPU threads (default: SLURM_CPUS_PER_TASK or all CPUs), split across parallel cells.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Cells run in parallel (default: 1 on GPU; on CPU, one per 2 threads... see README).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Extra plugin directories or files (also DISTILLERY_PLUGINS, `:`-separated).
+    #[arg(long, value_delimiter = ',')]
+    plugins: Vec<PathBuf>,
+    /// Do not reuse or store reference (`full`) cells in the per-user cache.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Print versions, devices and threads.
+    Env {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List plugins found on the search path, with their status.
+    List {
+        #[arg(long, value_delimiter = ',')]
+        plugins: Vec<PathBuf>,
+    },
+    /// Print the table for a result directory.
+    Report {
+        dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Internal: run one cell of a plan (used by the executor in a child process).
+    #[command(name = "__cell", hide = true)]
+    Cell {
+        #[arg(long)]
+        plan: PathBuf,
+        #[arg(long)]
+        cell: String,
+    },
+}
+
+/// A user error (exit 2) as opposed to an internal one.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UserError(String);
+
+fn user<E: std::fmt::Display>(e: E) -> anyhow::Error {
+    UserError(e.to_string()).into()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if e.downcast_ref::<UserError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(3)
+            }
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.cmd {
+        Some(Cmd::Env { json }) => {
+            let info = env::collect();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&info)?);
+            } else {
+                println!("{}", info.render());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::List { plugins }) => {
+            list(&plugins);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Report { dir, json }) => {
+            let (records, bad) = record::read_all(&dir).map_err(user)?;
+            for b in &bad {
+                eprintln!("warning: {b}");
+            }
+            let seeds = records.iter().map(|r| r.seed + 1).max().unwrap_or(0) as usize;
+            let rep = report::build(&records, seeds);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rep)?);
+            } else {
+                println!("{}", rep.terminal(None));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Cell { plan, cell }) => {
+            let plan_path = plan.clone();
+            let text = std::fs::read_to_string(&plan)
+                .with_context(|| format!("reading {}", plan.display()))?;
+            let plan: Plan = serde_json::from_str(&text)
+                .with_context(|| format!("parsing {}", plan.display()))?;
+            let spec = plan
+                .cells
+                .iter()
+                .find(|c| c.id == cell)
+                .with_context(|| format!("no cell {cell} in the plan"))?
+                .clone();
+            let out_dir = plan_path
+                .parent()
+                .map(|p| p.to_path_buf())
+                .unwrap_or_default();
+            let rec = distillery::cell::run(&plan, &spec, &out_dir)?;
+            Ok(if rec.status == record::Status::Ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        None => bench(cli.run),
+    }
+}
+
+fn list(extra: &[PathBuf]) {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    t.set_header([
+        "name",
+        "family",
+        "version",
+        "status",
+        "path",
+        "description / paper",
+    ]);
+    for c in plugin::discover(extra) {
+        match c {
+            plugin::Candidate::Ok(p) => {
+                t.add_row([
+                    p.info.name.clone(),
+                    p.info.family.as_str().into(),
+                    p.info.version.clone(),
+                    "ok".into(),
+                    p.path.display().to_string(),
+                    format!("{}\n{}", p.info.description, p.info.paper),
+                ]);
+            }
+            plugin::Candidate::Rejected { path, reason } => {
+                t.add_row([
+                    String::from("?"),
+                    String::new(),
+                    String::new(),
+                    format!("rejected: {reason}"),
+                    path.display().to_string(),
+                    String::new(),
+                ]);
+            }
+        }
+    }
+    println!("{t}");
+    let dirs: Vec<String> = plugin::search_path(extra)
+        .iter()
+        .map(|(d, _)| d.display().to_string())
+        .collect();
+    println!("search path: {}", dirs.join(":"));
+}
+
+fn resolve_device(s: &str) -> anyhow::Result<String> {
+    Ok(match s {
+        "auto" => {
+            if tch::Cuda::is_available() {
+                "cuda:0".into()
+            } else {
+                "cpu".into()
+            }
+        }
+        "cpu" => "cpu".into(),
+        s if s == "cuda" || s.starts_with("cuda:") => {
+            if !tch::Cuda::is_available() {
+                return Err(user(format!("--device {s}: CUDA is not available on this machine (`bench env` shows what libtorch sees)")));
+            }
+            if s == "cuda" {
+                "cuda:0".into()
+            } else {
+                s.into()
+            }
+        }
+        other => {
+            return Err(user(format!(
+                "--device {other}: expected cpu, cuda, cuda:N or auto"
+            )))
+        }
+    })
+}
+
+fn bench(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let Some(pspec) = args.protocol.as_deref() else {
+        return Err(user(
+            "no protocol given: run `bench --protocol hard-label` (see `bench --help`)",
+        ));
+    };
+    let loaded = Loaded::resolve(pspec).map_err(user)?;
+    let p = &loaded.protocol;
+    let dataset = args
+        .dataset
+        .clone()
+        .unwrap_or_else(|| p.defaults.dataset.clone());
+    let data = Prepared::load(&dataset, &p.data).map_err(user)?;
+    let device = resolve_device(&args.device)?;
+
+    let mut budgets: Vec<Budget> = Vec::new();
+    if args.ipc.is_none() && args.fraction.is_none() {
+        budgets.extend(p.defaults.ipc.iter().map(|&k| Budget::Ipc(k)));
+    }
+    for &k in args.ipc.iter().flatten() {
+        if k == 0 {
+            return Err(user("--ipc: budgets must be positive"));
+        }
+        budgets.push(Budget::Ipc(k));
+    }
+    for &f in args.fraction.iter().flatten() {
+        if !(f > 0.0 && f <= 1.0) {
+            return Err(user(format!("--fraction {f}: must be in (0, 1]")));
+        }
+        budgets.push(Budget::Fraction(f));
+    }
+    let seeds = args.seeds.unwrap_or(p.defaults.seeds);
+    if seeds == 0 {
+        return Err(user("--seeds must be at least 1"));
+    }
+
+    let available = plugin::available(&args.plugins);
+    let by_name: HashMap<String, plugin::Plugin> = available
+        .iter()
+        .map(|p| (p.info.name.clone(), p.clone()))
+        .collect();
+    let wanted: Vec<String> = match &args.methods {
+        Some(m) if m.len() == 1 && m[0] == "all" => {
+            let mut v: Vec<String> = by_name.keys().cloned().collect();
+            v.sort();
+            v
+        }
+        Some(m) => m.clone(),
+        None => p.defaults.methods.clone(),
+    };
+    let mut methods = Vec::new();
+    for m in &wanted {
+        let pl = plugin::find(m, &args.plugins).map_err(user)?;
+        methods.push((m.clone(), pl.info.family));
+    }
+    // The random baseline runs in every table that has a competing method.
+    if !methods.iter().any(|(m, _)| m == report::BASELINE)
+        && methods
+            .iter()
+            .any(|(_, f)| *f != distillery_api::Family::Reference)
+    {
+        let pl = plugin::find(report::BASELINE, &args.plugins).map_err(user)?;
+        methods.insert(0, (report::BASELINE.into(), pl.info.family));
+        eprintln!(
+            "note: added the '{}' baseline: every method is compared with it",
+            report::BASELINE
+        );
+    }
+
+    let cpus = std::env::var("SLURM_CPUS_PER_TASK")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        });
+    let threads = args.threads.unwrap_or(cpus).max(1);
+    let jobs = args
+        .jobs
+        .unwrap_or(if device == "cpu" { threads } else { 1 })
+        .clamp(1, threads);
+    let threads_per_cell = (threads / jobs).max(1);
+
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("bench-out").join(&p.name).join(&data.name));
+    let plan = Plan {
+        protocol_origin: loaded.origin.clone(),
+        protocol_text: loaded.text.clone(),
+        protocol_hash: loaded.hash.clone(),
+        dataset: dataset.clone(),
+        dataset_checksum: data.checksum.clone(),
+        device: device.clone(),
+        threads_per_cell,
+        plugin_dirs: args
+            .plugins
+            .iter()
+            .map(|p| std::path::absolute(p).unwrap_or(p.clone()))
+            .collect(),
+        cells: plan::cells(&methods, &budgets, seeds),
+    };
+    eprintln!(
+        "bench: protocol {} v{} ({}), dataset {} ({} train / {} val / {} test, checksum {}), {} cells on {device}, {jobs} parallel x {threads_per_cell} thread(s); records in {}",
+        p.name,
+        p.version,
+        loaded.short_hash(),
+        data.name,
+        data.train.len(),
+        data.val.len(),
+        data.test.len(),
+        &data.checksum[..12],
+        plan.cells.len(),
+        out.display()
+    );
+    if device != "cpu" {
+        eprintln!("note: GPU results are reproducible only up to nondeterministic CUDA kernels; CPU runs are bit-identical per seed");
+    }
+    drop(data);
+    let opts = executor::Options {
+        out: out.clone(),
+        jobs,
+        reference_cache: if args.no_cache {
+            None
+        } else {
+            executor::default_cache_dir()
+        },
+    };
+    let started = std::time::Instant::now();
+    let records = executor::run(&plan, &by_name, &opts)?;
+    let ids: std::collections::HashSet<&str> = plan.cells.iter().map(|c| c.id.as_str()).collect();
+    let mine: Vec<record::Record> = records
+        .into_iter()
+        .filter(|r| ids.contains(r.cell_id.as_str()))
+        .collect();
+    let failed = mine
+        .iter()
+        .filter(|r| r.status != record::Status::Ok)
+        .count();
+    let rep = report::build(&mine, seeds);
+    println!("{}", rep.terminal(None));
+    eprintln!(
+        "wall time {}; records in {}",
+        executor::fmt_secs(started.elapsed().as_secs_f64()),
+        out.display()
+    );
+    if failed > 0 {
+        eprintln!(
+            "{failed} cell(s) failed; their records say why (`bench report {}`)",
+            out.display()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,127 @@
+//! The plan: a deterministic list of cells with stable ids, and the seeds each one derives.
+
+use crate::protocol::Loaded;
+use distillery_api::rng::derive_seed;
+use distillery_api::{Budget, Family, Seeds};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CellSpec {
+    /// `<method>__<budget>__s<seed>`, e.g. `random__ipc10__s2`; reference cells use `full`.
+    pub id: String,
+    pub method: String,
+    pub budget: Option<Budget>,
+    pub seed: u64,
+    pub seeds: Seeds,
+}
+
+/// Everything a cell's child process needs, written to `<out>/plan.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Plan {
+    pub protocol_origin: String,
+    pub protocol_text: String,
+    pub protocol_hash: String,
+    pub dataset: String,
+    pub dataset_checksum: String,
+    pub device: String,
+    pub threads_per_cell: usize,
+    pub plugin_dirs: Vec<PathBuf>,
+    pub cells: Vec<CellSpec>,
+}
+
+/// The seeds of repeat `seed`: derived by label from the run seed, identical across methods
+/// and budgets, so runs of two methods with the same seed are paired (same student init, data
+/// order and augmentation stream).
+pub fn derive_seeds(seed: u64) -> Seeds {
+    Seeds {
+        run: seed,
+        selection: derive_seed(seed, "distillery/selection"),
+        init: derive_seed(seed, "distillery/init"),
+        order: derive_seed(seed, "distillery/order"),
+        augment: derive_seed(seed, "distillery/augment"),
+    }
+}
+
+pub fn cell_id(method: &str, budget: Option<&Budget>, seed: u64) -> String {
+    format!(
+        "{method}__{}__s{seed}",
+        budget.map(|b| b.label()).unwrap_or_else(|| "full".into())
+    )
+}
+
+/// Builds the cells: for each seed, the reference methods once, then every method x budget.
+pub fn cells(methods: &[(String, Family)], budgets: &[Budget], seeds: usize) -> Vec<CellSpec> {
+    let mut out = Vec::new();
+    for seed in 0..seeds as u64 {
+        for (m, fam) in methods {
+            if *fam == Family::Reference {
+                out.push(CellSpec {
+                    id: cell_id(m, None, seed),
+                    method: m.clone(),
+                    budget: None,
+                    seed,
+                    seeds: derive_seeds(seed),
+                });
+            }
+        }
+        for b in budgets {
+            for (m, fam) in methods {
+                if *fam != Family::Reference {
+                    out.push(CellSpec {
+                        id: cell_id(m, Some(b), seed),
+                        method: m.clone(),
+                        budget: Some(*b),
+                        seed,
+                        seeds: derive_seeds(seed),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+impl Plan {
+    pub fn protocol(&self) -> anyhow::Result<Loaded> {
+        Ok(Loaded::parse(&self.protocol_text, &self.protocol_origin)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_are_stable_and_reference_runs_once_per_seed() {
+        let m = vec![
+            ("random".to_string(), Family::Pruning),
+            ("full".to_string(), Family::Reference),
+        ];
+        let c = cells(&m, &[Budget::Ipc(1), Budget::Ipc(10)], 2);
+        let ids: Vec<&str> = c.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "full__full__s0",
+                "random__ipc1__s0",
+                "random__ipc10__s0",
+                "full__full__s1",
+                "random__ipc1__s1",
+                "random__ipc10__s1"
+            ]
+        );
+        assert_eq!(
+            c[1].seeds, c[2].seeds,
+            "same seed => same derived seeds across budgets/methods"
+        );
+        assert_ne!(c[1].seeds.init, c[4].seeds.init);
+        let s = derive_seeds(0);
+        let all = [s.selection, s.init, s.order, s.augment];
+        for i in 0..4 {
+            for j in i + 1..4 {
+                assert_ne!(all[i], all[j]);
+            }
+        }
+    }
+}

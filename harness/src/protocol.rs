@@ -1,0 +1,310 @@
+//! Protocols: the versioned, declarative evaluation recipes (`protocols/*.toml`).
+//!
+//! Parsing is strict (`deny_unknown_fields` everywhere); every error names the file, and the
+//! key and line where they can be known. A protocol's *hash* is the SHA-256 of the canonical
+//! JSON of everything that can change a result (student, recipes, data split, label mode,
+//! method tables) — not of its comments, formatting, description or run defaults — and goes
+//! into every record.
+
+use distillery_api::spec::{ModelSpec, TrainSpec};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The protocols shipped with Distillery, embedded so `bench` works from any directory.
+pub const SHIPPED: &[(&str, &str)] = &[
+    (
+        "hard-label",
+        include_str!("../../protocols/hard-label.toml"),
+    ),
+    (
+        "hard-label-dc1000",
+        include_str!("../../protocols/hard-label-dc1000.toml"),
+    ),
+];
+
+/// The protocol file format understood by this build.
+pub const FORMAT: u32 = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LabelMode {
+    /// Students train on the method's hard labels with cross-entropy.
+    Hard,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    pub dataset: String,
+    pub ipc: Vec<usize>,
+    pub seeds: usize,
+    pub methods: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    /// Fraction of each class of the train split held out as the validation split.
+    pub val_fraction: f64,
+    /// Seed of the (fixed, per-dataset) validation hold-out.
+    pub val_seed: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalSpec {
+    pub batch_size: i64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Protocol {
+    /// File format version (must equal [`FORMAT`]).
+    pub format: u32,
+    pub name: String,
+    /// The protocol's own version; bump on any change that can move a number.
+    pub version: String,
+    pub description: String,
+    /// Where the recipe comes from (papers, code), for captions and the README.
+    pub source: String,
+    pub labels: LabelMode,
+    pub defaults: Defaults,
+    pub data: DataSpec,
+    pub student: ModelSpec,
+    /// The recipe every compressed set is evaluated with.
+    pub train: TrainSpec,
+    /// The recipe of the `full` reference line (whole train split).
+    pub reference: TrainSpec,
+    pub eval: EvalSpec,
+    /// Per-method configuration tables, `[methods.<name>]`, passed to the plugin as JSON.
+    #[serde(default)]
+    pub methods: BTreeMap<String, toml::Value>,
+}
+
+/// A loaded protocol with its provenance and hash.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    pub protocol: Protocol,
+    /// The file it came from, or `<embedded>/NAME.toml`.
+    pub origin: String,
+    pub text: String,
+    pub hash: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProtocolError {
+    #[error("{origin}: {message}")]
+    Invalid { origin: String, message: String },
+    #[error("unknown protocol '{0}': not a file, and not one of the shipped protocols ({1}). Pass a path to a .toml file or a shipped name.")]
+    Unknown(String, String),
+    #[error("{0}: cannot read: {1}")]
+    Io(PathBuf, std::io::Error),
+}
+
+/// Finds the line of `key` inside `[table]` in TOML text (1-based), for error messages.
+fn locate(text: &str, table: &str, key: &str) -> Option<usize> {
+    let mut current = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            current = t.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+        } else if current == table && t.split('=').next().map(str::trim) == Some(key) {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+impl Loaded {
+    /// Loads a protocol by shipped name or path.
+    pub fn resolve(spec: &str) -> Result<Loaded, ProtocolError> {
+        let path = Path::new(spec);
+        if path.is_file() {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ProtocolError::Io(path.to_path_buf(), e))?;
+            return Self::parse(&text, &path.display().to_string());
+        }
+        if let Some((name, text)) = SHIPPED.iter().find(|(n, _)| *n == spec) {
+            return Self::parse(text, &format!("<embedded>/protocols/{name}.toml"));
+        }
+        let names: Vec<&str> = SHIPPED.iter().map(|(n, _)| *n).collect();
+        Err(ProtocolError::Unknown(spec.to_string(), names.join(", ")))
+    }
+
+    /// Parses and validates protocol text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Loaded, ProtocolError> {
+        let invalid = |message: String| ProtocolError::Invalid {
+            origin: origin.to_string(),
+            message,
+        };
+        let protocol: Protocol =
+            toml::from_str(text).map_err(|e| invalid(e.to_string().trim_end().to_string()))?;
+        let at = |table: &str, key: &str| match locate(text, table, key) {
+            Some(l) => format!("[{table}] {key} (line {l})"),
+            None => format!("[{table}] {key}"),
+        };
+        if protocol.format != FORMAT {
+            return Err(invalid(format!(
+                "{}: format {} is not supported by this build (expected {FORMAT})",
+                at("", "format"),
+                protocol.format
+            )));
+        }
+        for (table, spec) in [
+            ("train", &protocol.train),
+            ("reference", &protocol.reference),
+        ] {
+            if let Err((key, why)) = spec.validate() {
+                return Err(invalid(format!("{}: {why}", at(table, &key))));
+            }
+        }
+        if !(0.0..0.9).contains(&protocol.data.val_fraction) {
+            return Err(invalid(format!(
+                "{}: must be in [0, 0.9), found {}",
+                at("data", "val_fraction"),
+                protocol.data.val_fraction
+            )));
+        }
+        if protocol.student.width < 1 || protocol.student.depth < 1 {
+            return Err(invalid(format!(
+                "{}: width and depth must be >= 1",
+                at("student", "width")
+            )));
+        }
+        if protocol.eval.batch_size < 1 {
+            return Err(invalid(format!(
+                "{}: must be >= 1",
+                at("eval", "batch_size")
+            )));
+        }
+        if protocol.defaults.seeds < 1
+            || protocol.defaults.ipc.is_empty()
+            || protocol.defaults.ipc.contains(&0)
+        {
+            return Err(invalid(format!(
+                "[defaults]: seeds must be >= 1 and ipc a non-empty list of positive integers (line {})",
+                locate(text, "defaults", "ipc").unwrap_or(0)
+            )));
+        }
+        let hash = canonical_hash(&protocol);
+        Ok(Loaded {
+            protocol,
+            origin: origin.to_string(),
+            text: text.to_string(),
+            hash,
+        })
+    }
+
+    /// The `[methods.<name>]` table as JSON (`{}` when absent).
+    pub fn method_config(&self, name: &str) -> serde_json::Value {
+        self.protocol
+            .methods
+            .get(name)
+            .map(|v| serde_json::to_value(v).unwrap_or(serde_json::Value::Null))
+            .unwrap_or_else(|| serde_json::json!({}))
+    }
+
+    /// First 12 hex digits of the hash, for captions.
+    pub fn short_hash(&self) -> &str {
+        &self.hash[..12]
+    }
+}
+
+/// SHA-256 over the canonical JSON (sorted keys) of the result-relevant parts.
+pub fn canonical_hash(p: &Protocol) -> String {
+    let mut v = serde_json::to_value(p).expect("protocol serialises");
+    if let Some(o) = v.as_object_mut() {
+        o.remove("defaults");
+        o.remove("description");
+        o.remove("source");
+    }
+    // serde_json's Map is a BTreeMap here (no preserve_order): keys serialise sorted.
+    let canonical = serde_json::to_string(&v).expect("json");
+    hex::encode(Sha256::digest(canonical.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_protocols_parse() {
+        for (name, _) in SHIPPED {
+            let l = Loaded::resolve(name).unwrap();
+            assert_eq!(&l.protocol.name, name);
+            assert_eq!(l.hash.len(), 64);
+        }
+    }
+
+    #[test]
+    fn hash_ignores_comments_and_formatting_but_not_the_recipe() {
+        let text = SHIPPED[0].1;
+        let a = Loaded::parse(text, "a").unwrap();
+        let b = Loaded::parse(
+            &format!(
+                "# a comment\n{}",
+                text.replace("lr = 0.01", "lr   =   0.01")
+            ),
+            "b",
+        )
+        .unwrap();
+        assert_eq!(a.hash, b.hash);
+        let c = Loaded::parse(&text.replacen("epochs = 300", "epochs = 301", 1), "c").unwrap();
+        assert_ne!(a.hash, c.hash);
+    }
+
+    #[test]
+    fn unknown_key_names_file_key_and_line() {
+        let text = SHIPPED[0]
+            .1
+            .replacen("[train]\n", "[train]\nlearning_rate = 0.1\n", 1);
+        let e = Loaded::parse(&text, "protocols/bad.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("protocols/bad.toml: "), "{e}");
+        assert!(e.contains("unknown field `learning_rate`"), "{e}");
+        let line = text
+            .lines()
+            .position(|l| l.starts_with("learning_rate"))
+            .unwrap()
+            + 1;
+        assert!(e.contains(&format!("line {line}")), "{e}");
+    }
+
+    #[test]
+    fn bad_value_names_table_key_and_line() {
+        let text = SHIPPED[0].1.replacen("momentum = 0.9", "momentum = 1.5", 1);
+        let e = Loaded::parse(&text, "p.toml").unwrap_err().to_string();
+        let line = text
+            .lines()
+            .position(|l| l.starts_with("momentum = 1.5"))
+            .unwrap()
+            + 1;
+        assert!(
+            e.contains(&format!(
+                "[train] momentum (line {line}): must be in [0, 1), found 1.5"
+            )),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn wrong_type_is_reported() {
+        let text = SHIPPED[0]
+            .1
+            .replacen("epochs = 300", "epochs = \"many\"", 1);
+        let e = Loaded::parse(&text, "p.toml").unwrap_err().to_string();
+        assert!(e.contains("p.toml") && e.contains("epochs"), "{e}");
+    }
+
+    #[test]
+    fn unknown_protocol_lists_shipped_ones() {
+        let e = Loaded::resolve("no-such-protocol").unwrap_err().to_string();
+        assert!(
+            e.contains("hard-label") && e.contains("no-such-protocol"),
+            "{e}"
+        );
+    }
+}

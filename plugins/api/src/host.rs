@@ -1,0 +1,252 @@
+//! The host side of the ABI: validating a plugin's header and calling it. Lives next to
+//! [`crate::export`] so both halves of the boundary change together.
+
+use crate::abi::*;
+use crate::method::{Family, RequestMeta, Split};
+use std::ffi::{c_char, c_void, CStr, CString};
+use tch::Tensor;
+
+/// What a plugin declares, read from a validated header.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PluginInfo {
+    pub name: String,
+    pub family: Family,
+    pub version: String,
+    pub paper: String,
+    pub description: String,
+    pub rustc_version: String,
+    pub api_version: String,
+    pub tch_version: String,
+    pub libtorch_version: String,
+}
+
+/// Why a library was rejected. Mismatches carry host and plugin values.
+#[derive(Debug, thiserror::Error)]
+pub enum HeaderError {
+    #[error("the entry point returned a null header")]
+    Null,
+    #[error("bad magic number {found:#018x} (expected {expected:#018x}): not a Distillery plugin header")]
+    Magic { found: u64, expected: u64 },
+    #[error("plugin ABI version {plugin}, host ABI version {host}")]
+    AbiVersion { host: u32, plugin: u32 },
+    #[error("plugin header size {plugin} bytes, host expects {host} bytes")]
+    HeaderSize { host: u32, plugin: u32 },
+    #[error("{what} differs: host {host:?}, plugin {plugin:?}")]
+    Version {
+        what: &'static str,
+        host: String,
+        plugin: String,
+    },
+    #[error("invalid header field {field}: {why}")]
+    Field { field: &'static str, why: String },
+}
+
+unsafe fn cstr(p: *const c_char, field: &'static str) -> Result<String, HeaderError> {
+    if p.is_null() {
+        return Err(HeaderError::Field {
+            field,
+            why: "null string".into(),
+        });
+    }
+    unsafe { CStr::from_ptr(p) }
+        .to_str()
+        .map(str::to_string)
+        .map_err(|e| HeaderError::Field {
+            field,
+            why: e.to_string(),
+        })
+}
+
+/// Validates a header in the documented order: magic, ABI version, header size, then the
+/// rustc / API / tch / libtorch strings, then the declared name and family.
+///
+/// # Safety
+/// `h` must be the pointer returned by a library's entry point (it may be null).
+pub unsafe fn read_header(
+    h: *const PluginHeader,
+) -> Result<(&'static PluginHeader, PluginInfo), HeaderError> {
+    if h.is_null() {
+        return Err(HeaderError::Null);
+    }
+    // The first three fields have fixed offsets in every ABI version: read only them first.
+    let magic = unsafe { std::ptr::read_unaligned(h as *const u64) };
+    if magic != MAGIC {
+        return Err(HeaderError::Magic {
+            found: magic,
+            expected: MAGIC,
+        });
+    }
+    let abi = unsafe { std::ptr::read_unaligned((h as *const u8).add(8) as *const u32) };
+    if abi != ABI_VERSION {
+        return Err(HeaderError::AbiVersion {
+            host: ABI_VERSION,
+            plugin: abi,
+        });
+    }
+    let size = unsafe { std::ptr::read_unaligned((h as *const u8).add(12) as *const u32) };
+    let host_size = std::mem::size_of::<PluginHeader>() as u32;
+    if size != host_size {
+        return Err(HeaderError::HeaderSize {
+            host: host_size,
+            plugin: size,
+        });
+    }
+    let h: &'static PluginHeader = unsafe { &*h };
+    let check = |what: &'static str, host: &str, p: *const c_char| -> Result<String, HeaderError> {
+        let plugin = unsafe { cstr(p, what)? };
+        if plugin != host {
+            return Err(HeaderError::Version {
+                what,
+                host: host.to_string(),
+                plugin,
+            });
+        }
+        Ok(plugin)
+    };
+    let rustc_version = check("rustc version", crate::RUSTC_VERSION, h.rustc_version)?;
+    let api_version = check("distillery-api version", crate::API_VERSION, h.api_version)?;
+    let tch_version = check("tch version", crate::TCH_VERSION, h.tch_version)?;
+    let libtorch_version = check(
+        "libtorch version",
+        crate::LIBTORCH_VERSION,
+        h.libtorch_version,
+    )?;
+    let name = unsafe { cstr(h.name, "name")? };
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(HeaderError::Field {
+            field: "name",
+            why: format!("{name:?} is not lowercase [a-z0-9-]+"),
+        });
+    }
+    let family_s = unsafe { cstr(h.family, "family")? };
+    let family = Family::parse(&family_s).ok_or_else(|| HeaderError::Field {
+        field: "family",
+        why: format!(
+            "unknown family {family_s:?} (distillation, pruning, kd, reference, external)"
+        ),
+    })?;
+    let info = PluginInfo {
+        name,
+        family,
+        version: unsafe { cstr(h.version, "version")? },
+        paper: unsafe { cstr(h.paper, "paper")? },
+        description: unsafe { cstr(h.description, "description")? },
+        rustc_version,
+        api_version,
+        tch_version,
+        libtorch_version,
+    };
+    Ok((h, info))
+}
+
+/// What came back from a successful call, before the harness's checks.
+pub struct RawOutput {
+    pub kind: String,
+    pub metadata: serde_json::Value,
+    pub images: Option<Tensor>,
+    pub labels: Option<Tensor>,
+    pub soft_labels: Option<Tensor>,
+    pub indices: Option<Tensor>,
+    pub weights: Option<Tensor>,
+}
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("returned an error: {0}")]
+    Error(String),
+    #[error("panicked: {0}")]
+    Panic(String),
+    #[error("returned a malformed response: {0}")]
+    Malformed(String),
+}
+
+unsafe extern "C" fn progress_trampoline(data: *mut c_void, fraction: f64, msg: *const c_char) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let sink = unsafe { &mut *(data as *mut &mut dyn FnMut(f64, &str)) };
+        let m = if msg.is_null() {
+            String::new()
+        } else {
+            unsafe { CStr::from_ptr(msg) }
+                .to_string_lossy()
+                .into_owned()
+        };
+        sink(fraction, &m);
+    }));
+}
+
+/// Calls `compress` on a validated header. `train`/`val` are passed as handles; the plugin
+/// receives shallow clones, so the host should pass copies it does not reuse if it must be
+/// robust to in-place modification.
+pub fn call_compress(
+    header: &PluginHeader,
+    meta: &RequestMeta,
+    train: &Split,
+    val: &Split,
+    progress: &mut dyn FnMut(f64, &str),
+) -> Result<RawOutput, CallError> {
+    let meta_json = CString::new(serde_json::to_string(meta).expect("request serialises"))
+        .expect("no NUL in JSON");
+    let mut sink: &mut dyn FnMut(f64, &str) = progress;
+    let req = CompressRequest {
+        meta_json: meta_json.as_ptr(),
+        train_images: train.images.as_ptr() as *mut C_tensor,
+        train_labels: train.labels.as_ptr() as *mut C_tensor,
+        val_images: val.images.as_ptr() as *mut C_tensor,
+        val_labels: val.labels.as_ptr() as *mut C_tensor,
+        progress: Some(progress_trampoline),
+        progress_data: &mut sink as *mut &mut dyn FnMut(f64, &str) as *mut c_void,
+    };
+    let mut resp = CompressResponse::empty();
+    unsafe { (header.compress)(&req, &mut resp) };
+    let json = if resp.json.is_null() {
+        String::new()
+    } else {
+        unsafe { CStr::from_ptr(resp.json) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    let take = |p: &mut *mut C_tensor| -> Option<Tensor> {
+        if p.is_null() {
+            None
+        } else {
+            let t = unsafe { Tensor::from_ptr(*p) };
+            *p = std::ptr::null_mut();
+            Some(t)
+        }
+    };
+    let result = match resp.status {
+        STATUS_OK => {
+            let v: Result<serde_json::Value, _> = serde_json::from_str(&json)
+                .map_err(|e| CallError::Malformed(format!("response JSON: {e}")));
+            match v {
+                Err(e) => Err(e),
+                Ok(v) => Ok(RawOutput {
+                    kind: v
+                        .get("kind")
+                        .and_then(|k| k.as_str())
+                        .unwrap_or("")
+                        .to_string(),
+                    metadata: v
+                        .get("metadata")
+                        .cloned()
+                        .unwrap_or(serde_json::Value::Null),
+                    images: take(&mut resp.images),
+                    labels: take(&mut resp.labels),
+                    soft_labels: take(&mut resp.soft_labels),
+                    indices: take(&mut resp.indices),
+                    weights: take(&mut resp.weights),
+                }),
+            }
+        }
+        STATUS_PANIC => Err(CallError::Panic(json)),
+        STATUS_ERROR => Err(CallError::Error(json)),
+        other => Err(CallError::Malformed(format!("unknown status {other}"))),
+    };
+    unsafe { (header.free_response)(&mut resp) };
+    result
+}

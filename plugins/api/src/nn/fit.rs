@@ -1,0 +1,160 @@
+//! The training loop every student goes through, and evaluation.
+
+use super::augment::Dsa;
+use super::models::Network;
+use crate::rng::SplitMix64;
+use crate::spec::{Augment, Optimizer, TrainSpec};
+use tch::nn::{OptimizerConfig, VarStore};
+use tch::{Kind, Tensor};
+
+/// Training targets for the fit loop.
+pub enum Targets<'a> {
+    /// Class indices `[N]` (int64): cross-entropy.
+    Hard(&'a Tensor),
+    /// Probabilities `[N, K]`: soft cross-entropy `-sum p log softmax(z)`.
+    Soft(&'a Tensor),
+}
+
+/// Knobs of one fit that are not part of the recipe.
+pub struct FitOptions<'a> {
+    /// Seed of the batch order (SplitMix64 permutation per epoch).
+    pub order_seed: u64,
+    /// Seed of libtorch's generator for augmentation draws; `None` leaves it as it is.
+    pub augment_seed: Option<u64>,
+    /// The DSA augmenter (needed when the recipe says `augment = "dsa"`).
+    pub dsa: Option<&'a Dsa>,
+    /// Per-sample loss weights `[N]` (e.g. from a weighted coreset).
+    pub weights: Option<&'a Tensor>,
+    /// Called after every epoch with (epoch, mean train loss); return false to stop early.
+    pub on_epoch: Option<&'a mut dyn FnMut(usize, f64) -> bool>,
+}
+
+impl Default for FitOptions<'_> {
+    fn default() -> Self {
+        Self {
+            order_seed: 0,
+            augment_seed: None,
+            dsa: None,
+            weights: None,
+            on_epoch: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct FitReport {
+    pub epochs_run: usize,
+    pub steps: usize,
+    pub final_loss: f64,
+}
+
+/// Trains `net` (its variables in `vs`) on normalised images `x` `[N,C,H,W]` (float, already
+/// on the training device) with the recipe `spec`. Deterministic on CPU for fixed seeds.
+pub fn fit(
+    net: &dyn Network,
+    vs: &VarStore,
+    x: &Tensor,
+    targets: Targets,
+    spec: &TrainSpec,
+    opts: FitOptions,
+) -> Result<FitReport, tch::TchError> {
+    let n = x.size()[0] as usize;
+    assert!(n > 0, "fit on an empty set");
+    let device = x.device();
+    let mut opt = match spec.optimizer {
+        Optimizer::Sgd => tch::nn::Sgd {
+            momentum: spec.momentum,
+            dampening: 0.0,
+            wd: spec.weight_decay,
+            nesterov: spec.nesterov,
+        }
+        .build(vs, spec.lr)?,
+        Optimizer::Adamw => tch::nn::AdamW {
+            wd: spec.weight_decay,
+            ..Default::default()
+        }
+        .build(vs, spec.lr)?,
+    };
+    if let Some(s) = opts.augment_seed {
+        tch::manual_seed(s as i64);
+    }
+    let dsa = match spec.augment {
+        Augment::Dsa => Some(
+            opts.dsa
+                .expect("recipe asks for DSA but no augmenter was given"),
+        ),
+        Augment::None => None,
+    };
+    let mut rng = SplitMix64::new(opts.order_seed);
+    let mut on_epoch = opts.on_epoch;
+    let (mut steps, mut last_loss) = (0usize, f64::NAN);
+    let mut epochs_run = 0;
+    for epoch in 0..spec.epochs {
+        opt.set_lr(spec.lr_at(epoch));
+        let perm: Vec<i64> = rng.permutation(n).into_iter().map(|i| i as i64).collect();
+        let (mut sum, mut count) = (0.0, 0usize);
+        for chunk in perm.chunks(spec.batch_size) {
+            let idx = Tensor::from_slice(chunk).to_device(device);
+            let mut xb = x.index_select(0, &idx);
+            if let Some(d) = dsa {
+                xb = d.augment(&xb);
+            }
+            let logits = net.forward_t(&xb, true);
+            let per_sample = match &targets {
+                Targets::Hard(y) => logits.cross_entropy_loss::<Tensor>(
+                    &y.index_select(0, &idx),
+                    None,
+                    tch::Reduction::None,
+                    -100,
+                    0.0,
+                ),
+                Targets::Soft(p) => -(p.index_select(0, &idx) * logits.log_softmax(1, Kind::Float))
+                    .sum_dim_intlist(1, false, Kind::Float),
+            };
+            let loss = match opts.weights {
+                Some(w) => {
+                    let wb = w.index_select(0, &idx);
+                    (&per_sample * &wb).sum(Kind::Float) / wb.sum(Kind::Float)
+                }
+                None => per_sample.mean(Kind::Float),
+            };
+            opt.backward_step(&loss);
+            sum += loss.double_value(&[]) * chunk.len() as f64;
+            count += chunk.len();
+            steps += 1;
+        }
+        last_loss = sum / count as f64;
+        epochs_run = epoch + 1;
+        if let Some(cb) = on_epoch.as_mut() {
+            if !cb(epoch, last_loss) {
+                break;
+            }
+        }
+    }
+    Ok(FitReport {
+        epochs_run,
+        steps,
+        final_loss: last_loss,
+    })
+}
+
+/// Top-1 and top-5 accuracy (fractions) of `net` in eval mode on normalised `x` with labels `y`.
+pub fn evaluate(net: &dyn Network, x: &Tensor, y: &Tensor, batch: i64) -> (f64, f64) {
+    let _guard = tch::no_grad_guard();
+    let n = x.size()[0];
+    let (mut top1, mut top5) = (0i64, 0i64);
+    let mut start = 0;
+    while start < n {
+        let len = batch.min(n - start);
+        let xb = x.narrow(0, start, len);
+        let yb = y.narrow(0, start, len).to_device(x.device());
+        let logits = net.forward_t(&xb, false);
+        let k = logits.size()[1].min(5);
+        let (_, top) = logits.topk(k, 1, true, true);
+        let hit = top.eq_tensor(&yb.unsqueeze(1));
+        top1 += hit.narrow(1, 0, 1).sum(Kind::Int64).int64_value(&[]);
+        top5 += hit.sum(Kind::Int64).int64_value(&[]);
+        start += len;
+    }
+    (top1 as f64 / n as f64, top5 as f64 / n as f64)
+}

@@ -1,0 +1,345 @@
+//! Students and scoring networks. Initialisation follows PyTorch's defaults (what the
+//! reference evaluation code gets): conv/linear weights and biases U(-1/sqrt(fan_in),
+//! 1/sqrt(fan_in)) (kaiming_uniform with a = sqrt(5)); ResNet convs kaiming_normal
+//! (fan_out, ReLU) as in torchvision; norm layers weight 1, bias 0.
+
+use crate::spec::{Arch, ModelSpec};
+use tch::nn::{self, ConvConfig, Init, ModuleT};
+use tch::Tensor;
+
+/// A classifier whose penultimate features are also available (herding, k-center, DM...).
+pub trait Network: ModuleT {
+    /// Features before the final linear layer, flattened `[N, D]`.
+    fn features_t(&self, xs: &Tensor, train: bool) -> Tensor;
+    /// The final linear layer applied to features.
+    fn classify(&self, features: &Tensor) -> Tensor;
+    fn feature_dim(&self) -> i64;
+}
+
+fn torch_default(fan_in: i64) -> Init {
+    let b = 1.0 / (fan_in as f64).sqrt();
+    Init::Uniform { lo: -b, up: b }
+}
+
+fn conv(
+    vs: nn::Path,
+    cin: i64,
+    cout: i64,
+    k: i64,
+    stride: i64,
+    padding: i64,
+    bias: bool,
+    kaiming_out: bool,
+) -> nn::Conv2D {
+    let fan_in = cin * k * k;
+    let ws_init = if kaiming_out {
+        Init::Kaiming {
+            dist: nn::init::NormalOrUniform::Normal,
+            fan: nn::init::FanInOut::FanOut,
+            non_linearity: nn::init::NonLinearity::ReLU,
+        }
+    } else {
+        torch_default(fan_in)
+    };
+    let cfg = ConvConfig {
+        stride,
+        padding,
+        bias,
+        ws_init,
+        bs_init: torch_default(fan_in),
+        ..Default::default()
+    };
+    nn::conv2d(vs, cin, cout, k, cfg)
+}
+
+fn linear(vs: nn::Path, din: i64, dout: i64) -> nn::Linear {
+    let cfg = nn::LinearConfig {
+        ws_init: torch_default(din),
+        bs_init: Some(torch_default(din)),
+        bias: true,
+    };
+    nn::linear(vs, din, dout, cfg)
+}
+
+enum Norm {
+    Group(nn::GroupNorm),
+    Batch(nn::BatchNorm),
+}
+
+impl Norm {
+    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        match self {
+            Norm::Group(g) => x.apply(g),
+            Norm::Batch(b) => x.apply_t(b, train),
+        }
+    }
+}
+
+/// ConvNet-D of the DC/DSA/DM/MTT evaluation code.
+pub struct ConvNet {
+    convs: Vec<nn::Conv2D>,
+    norms: Vec<Norm>,
+    fc: nn::Linear,
+    feat_dim: i64,
+}
+
+impl ConvNet {
+    pub fn new(vs: &nn::Path, spec: &ModelSpec, in_shape: [i64; 3], classes: i64) -> Self {
+        let [c, mut h, mut w] = in_shape;
+        let width = spec.width;
+        let (mut convs, mut norms) = (Vec::new(), Vec::new());
+        let mut cin = c;
+        for d in 0..spec.depth {
+            // DC code: padding 3 on the first conv for single-channel input (28x28 -> 32x32).
+            let pad = if c == 1 && d == 0 { 3 } else { 1 };
+            convs.push(conv(
+                vs / format!("conv{d}"),
+                cin,
+                width,
+                3,
+                1,
+                pad,
+                true,
+                false,
+            ));
+            h += 2 * pad - 2;
+            w += 2 * pad - 2;
+            norms.push(match spec.arch {
+                Arch::ConvnetBn => Norm::Batch(nn::batch_norm2d(
+                    vs / format!("norm{d}"),
+                    width,
+                    Default::default(),
+                )),
+                _ => Norm::Group(nn::group_norm(
+                    vs / format!("norm{d}"),
+                    width,
+                    width,
+                    Default::default(),
+                )),
+            });
+            h /= 2;
+            w /= 2;
+            cin = width;
+        }
+        let feat_dim = width * h * w;
+        let fc = linear(vs / "fc", feat_dim, classes);
+        Self {
+            convs,
+            norms,
+            fc,
+            feat_dim,
+        }
+    }
+}
+
+impl std::fmt::Debug for ConvNet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ConvNet(depth {}, feat {})",
+            self.convs.len(),
+            self.feat_dim
+        )
+    }
+}
+
+impl ModuleT for ConvNet {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        self.classify(&self.features_t(xs, train))
+    }
+}
+
+impl Network for ConvNet {
+    fn features_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        let mut x = xs.shallow_clone();
+        for (c, n) in self.convs.iter().zip(&self.norms) {
+            x = n.forward(&x.apply(c), train).relu().avg_pool2d(
+                [2, 2],
+                [2, 2],
+                [0, 0],
+                false,
+                true,
+                None::<i64>,
+            );
+        }
+        x.flatten(1, -1)
+    }
+    fn classify(&self, features: &Tensor) -> Tensor {
+        features.apply(&self.fc)
+    }
+    fn feature_dim(&self) -> i64 {
+        self.feat_dim
+    }
+}
+
+struct BasicBlock {
+    c1: nn::Conv2D,
+    b1: nn::BatchNorm,
+    c2: nn::Conv2D,
+    b2: nn::BatchNorm,
+    down: Option<(nn::Conv2D, nn::BatchNorm)>,
+}
+
+impl BasicBlock {
+    fn new(vs: nn::Path, cin: i64, cout: i64, stride: i64) -> Self {
+        let down = (stride != 1 || cin != cout).then(|| {
+            (
+                conv(&vs / "down", cin, cout, 1, stride, 0, false, true),
+                nn::batch_norm2d(&vs / "down_bn", cout, Default::default()),
+            )
+        });
+        Self {
+            c1: conv(&vs / "c1", cin, cout, 3, stride, 1, false, true),
+            b1: nn::batch_norm2d(&vs / "b1", cout, Default::default()),
+            c2: conv(&vs / "c2", cout, cout, 3, 1, 1, false, true),
+            b2: nn::batch_norm2d(&vs / "b2", cout, Default::default()),
+            down,
+        }
+    }
+    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        let y = x
+            .apply(&self.c1)
+            .apply_t(&self.b1, train)
+            .relu()
+            .apply(&self.c2)
+            .apply_t(&self.b2, train);
+        let s = match &self.down {
+            Some((c, b)) => x.apply(c).apply_t(b, train),
+            None => x.shallow_clone(),
+        };
+        (y + s).relu()
+    }
+}
+
+/// ResNet-18 (He et al. 2016) with a CIFAR (3x3, stride 1, no max-pool) or ImageNet stem.
+pub struct ResNet18 {
+    stem: nn::Conv2D,
+    stem_bn: nn::BatchNorm,
+    imagenet_stem: bool,
+    blocks: Vec<BasicBlock>,
+    fc: nn::Linear,
+}
+
+impl ResNet18 {
+    pub fn new(vs: &nn::Path, imagenet_stem: bool, in_channels: i64, classes: i64) -> Self {
+        let stem = if imagenet_stem {
+            conv(vs / "stem", in_channels, 64, 7, 2, 3, false, true)
+        } else {
+            conv(vs / "stem", in_channels, 64, 3, 1, 1, false, true)
+        };
+        let stem_bn = nn::batch_norm2d(vs / "stem_bn", 64, Default::default());
+        let mut blocks = Vec::new();
+        let mut cin = 64;
+        for (i, (cout, stride)) in [(64, 1), (128, 2), (256, 2), (512, 2)]
+            .into_iter()
+            .enumerate()
+        {
+            blocks.push(BasicBlock::new(
+                vs / format!("layer{i}_0"),
+                cin,
+                cout,
+                stride,
+            ));
+            blocks.push(BasicBlock::new(vs / format!("layer{i}_1"), cout, cout, 1));
+            cin = cout;
+        }
+        let fc = linear(vs / "fc", 512, classes);
+        Self {
+            stem,
+            stem_bn,
+            imagenet_stem,
+            blocks,
+            fc,
+        }
+    }
+}
+
+impl std::fmt::Debug for ResNet18 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ResNet18(imagenet_stem: {})", self.imagenet_stem)
+    }
+}
+
+impl ModuleT for ResNet18 {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        self.classify(&self.features_t(xs, train))
+    }
+}
+
+impl Network for ResNet18 {
+    fn features_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        let mut x = xs.apply(&self.stem).apply_t(&self.stem_bn, train).relu();
+        if self.imagenet_stem {
+            x = x.max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false);
+        }
+        for b in &self.blocks {
+            x = b.forward(&x, train);
+        }
+        x.adaptive_avg_pool2d([1, 1]).flatten(1, -1)
+    }
+    fn classify(&self, features: &Tensor) -> Tensor {
+        features.apply(&self.fc)
+    }
+    fn feature_dim(&self) -> i64 {
+        512
+    }
+}
+
+/// Builds a network for inputs of shape `[C, H, W]` and `classes` outputs.
+pub fn build(
+    vs: &nn::Path,
+    spec: &ModelSpec,
+    in_shape: [i64; 3],
+    classes: i64,
+) -> Box<dyn Network> {
+    match spec.arch {
+        Arch::Convnet | Arch::ConvnetBn => Box::new(ConvNet::new(vs, spec, in_shape, classes)),
+        Arch::Resnet18 => Box::new(ResNet18::new(vs, false, in_shape[0], classes)),
+        Arch::Resnet18Imagenet => Box::new(ResNet18::new(vs, true, in_shape[0], classes)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind};
+
+    #[test]
+    fn convnet_shapes_and_parameter_count_match_the_reference() {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let net = build(&vs.root(), &ModelSpec::convnet(), [1, 28, 28], 10);
+        let x = Tensor::zeros([2, 1, 28, 28], (Kind::Float, Device::Cpu));
+        assert_eq!(net.forward_t(&x, false).size(), vec![2, 10]);
+        assert_eq!(net.feature_dim(), 2048);
+        // PyTorch ConvNet(channel=1, num_classes=10, 128, 3, 'relu', 'instancenorm',
+        // 'avgpooling', (28, 28)): sum(p.numel()) = 1280 + 256 + 147584 + 256 + 147584 + 256 + 20490.
+        let n: i64 = vs
+            .trainable_variables()
+            .iter()
+            .map(|t| t.numel() as i64)
+            .sum();
+        assert_eq!(n, 317_706);
+    }
+
+    #[test]
+    fn convnet_cifar_and_resnets_build() {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let net = build(&vs.root(), &ModelSpec::convnet(), [3, 32, 32], 10);
+        assert_eq!(net.feature_dim(), 2048);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let spec = ModelSpec {
+            arch: Arch::Resnet18,
+            width: 0,
+            depth: 0,
+        };
+        let net = build(&vs.root(), &spec, [3, 32, 32], 10);
+        let x = Tensor::zeros([2, 3, 32, 32], (Kind::Float, Device::Cpu));
+        assert_eq!(net.forward_t(&x, false).size(), vec![2, 10]);
+        let n: i64 = vs
+            .trainable_variables()
+            .iter()
+            .map(|t| t.numel() as i64)
+            .sum();
+        assert_eq!(n, 11_173_962); // torchvision-style ResNet-18, CIFAR stem, 10 classes
+    }
+}

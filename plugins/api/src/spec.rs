@@ -1,0 +1,232 @@
+//! Declarative specifications shared by protocols (TOML) and plugins (JSON across the ABI):
+//! which network to build and how to train it. Unknown keys are rejected everywhere.
+
+use serde::{Deserialize, Serialize};
+
+/// A network architecture, built by [`crate::nn::build`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Arch {
+    /// ConvNet-D as in the DC/DSA/DM/MTT evaluation code: D blocks of Conv3x3(width) ->
+    /// GroupNorm(width groups, width channels; i.e. instance norm with affine) -> ReLU ->
+    /// AvgPool2x2, then one linear layer. Single-channel input: first conv has padding 3.
+    Convnet,
+    /// The same ConvNet with BatchNorm2d instead of GroupNorm.
+    ConvnetBn,
+    /// ResNet-18 with the CIFAR stem (3x3 conv, stride 1, no max-pool).
+    Resnet18,
+    /// ResNet-18 with the ImageNet stem (7x7 conv stride 2, max-pool).
+    Resnet18Imagenet,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    pub arch: Arch,
+    /// Channels of every ConvNet block (ignored by ResNets).
+    #[serde(default = "default_width")]
+    pub width: i64,
+    /// Number of ConvNet blocks (ignored by ResNets).
+    #[serde(default = "default_depth")]
+    pub depth: i64,
+}
+
+fn default_width() -> i64 {
+    128
+}
+fn default_depth() -> i64 {
+    3
+}
+
+impl ModelSpec {
+    pub fn convnet() -> Self {
+        Self {
+            arch: Arch::Convnet,
+            width: 128,
+            depth: 3,
+        }
+    }
+    pub fn describe(&self) -> String {
+        match self.arch {
+            Arch::Convnet => format!(
+                "ConvNet-{} (width {}, instance norm)",
+                self.depth, self.width
+            ),
+            Arch::ConvnetBn => format!("ConvNet-{} (width {}, batch norm)", self.depth, self.width),
+            Arch::Resnet18 => "ResNet-18 (CIFAR stem)".into(),
+            Arch::Resnet18Imagenet => "ResNet-18 (ImageNet stem)".into(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Optimizer {
+    Sgd,
+    Adamw,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    /// lr for the 0-based epochs `0..=epochs/2`, lr x 0.1 from epoch `epochs/2 + 1` on: the DC
+    /// evaluation code's single step at `epochs/2 + 1`. (That code also runs `epochs + 1`
+    /// epochs and resets momentum at the step; Distillery runs exactly `epochs` and keeps it.)
+    Step,
+    /// Cosine annealing from lr to 0 over the epochs (per epoch).
+    Cosine,
+    Constant,
+}
+
+/// The augmentation applied to every training batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Augment {
+    None,
+    /// Differentiable siamese augmentation (Zhao & Bilen 2021), one op group drawn per batch.
+    Dsa,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSpec {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub optimizer: Optimizer,
+    pub lr: f64,
+    #[serde(default)]
+    pub momentum: f64,
+    #[serde(default)]
+    pub weight_decay: f64,
+    #[serde(default)]
+    pub nesterov: bool,
+    pub schedule: Schedule,
+    pub augment: Augment,
+    /// DSA operation groups separated by `_`, e.g. `color_crop_cutout_flip_scale_rotate`.
+    /// `flip` is dropped automatically on datasets that are not mirror invariant (digits).
+    #[serde(default = "default_dsa_strategy")]
+    pub dsa_strategy: String,
+}
+
+pub fn default_dsa_strategy() -> String {
+    "color_crop_cutout_flip_scale_rotate".into()
+}
+
+impl TrainSpec {
+    /// Learning rate for a 0-based epoch.
+    pub fn lr_at(&self, epoch: usize) -> f64 {
+        match self.schedule {
+            Schedule::Constant => self.lr,
+            Schedule::Step => {
+                if epoch <= self.epochs / 2 {
+                    self.lr
+                } else {
+                    self.lr * 0.1
+                }
+            }
+            Schedule::Cosine => {
+                let t = epoch as f64 / self.epochs.max(1) as f64;
+                0.5 * self.lr * (1.0 + (std::f64::consts::PI * t).cos())
+            }
+        }
+    }
+
+    /// Checks values a TOML/JSON type check cannot; returns the offending key and why.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let bad = |k: &str, why: String| Err((k.to_string(), why));
+        if self.epochs == 0 {
+            return bad("epochs", "must be at least 1".into());
+        }
+        if self.batch_size == 0 {
+            return bad("batch_size", "must be at least 1".into());
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return bad(
+                "lr",
+                format!("must be a positive number, found {}", self.lr),
+            );
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return bad(
+                "momentum",
+                format!("must be in [0, 1), found {}", self.momentum),
+            );
+        }
+        if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
+            return bad(
+                "weight_decay",
+                format!("must be >= 0, found {}", self.weight_decay),
+            );
+        }
+        if self.nesterov && (self.optimizer != Optimizer::Sgd || self.momentum == 0.0) {
+            return bad(
+                "nesterov",
+                "needs optimizer = \"sgd\" and momentum > 0".into(),
+            );
+        }
+        if self.augment == Augment::Dsa {
+            for op in self.dsa_strategy.split('_') {
+                if !crate::nn::augment::DSA_GROUPS.contains(&op) {
+                    return bad(
+                        "dsa_strategy",
+                        format!(
+                            "unknown DSA operation group '{op}' (known: {})",
+                            crate::nn::augment::DSA_GROUPS.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(schedule: Schedule) -> TrainSpec {
+        TrainSpec {
+            epochs: 300,
+            batch_size: 256,
+            optimizer: Optimizer::Sgd,
+            lr: 0.01,
+            momentum: 0.9,
+            weight_decay: 5e-4,
+            nesterov: false,
+            schedule,
+            augment: Augment::None,
+            dsa_strategy: default_dsa_strategy(),
+        }
+    }
+
+    #[test]
+    fn step_schedule_decays_once_at_half_plus_one() {
+        let s = spec(Schedule::Step);
+        // First decayed (0-based) epoch: epochs/2 + 1 = 151.
+        assert_eq!(s.lr_at(0), 0.01);
+        assert_eq!(s.lr_at(150), 0.01);
+        assert!((s.lr_at(151) - 0.001).abs() < 1e-15);
+        assert!((s.lr_at(299) - 0.001).abs() < 1e-15);
+    }
+
+    #[test]
+    fn cosine_schedule_endpoints() {
+        let s = spec(Schedule::Cosine);
+        assert_eq!(s.lr_at(0), 0.01);
+        assert!((s.lr_at(150) - 0.005).abs() < 1e-12);
+    }
+
+    #[test]
+    fn validation_names_the_key() {
+        let mut s = spec(Schedule::Step);
+        s.lr = -1.0;
+        assert_eq!(s.validate().unwrap_err().0, "lr");
+        let mut s = spec(Schedule::Step);
+        s.augment = Augment::Dsa;
+        s.dsa_strategy = "color_warp".into();
+        let (k, why) = s.validate().unwrap_err();
+        assert_eq!(k, "dsa_strategy");
+        assert!(why.contains("'warp'"), "{why}");
+    }
+}
