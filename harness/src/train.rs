@@ -54,9 +54,10 @@ pub fn train_and_evaluate(
         FitOptions {
             order_seed: seeds.order,
             augment_seed: Some(seeds.augment),
-            dsa: Some(&dsa),
+            dsa: Some(dsa.clone()),
             weights: weights.as_ref(),
             on_epoch: None,
+            on_batch: None,
         },
     )?;
     let train_seconds = t0.elapsed().as_secs_f64();

@@ -335,6 +335,50 @@ impl Context {
         crate::nn::build(vs, spec, in_shape, self.meta.class_names.len() as i64)
     }
 
+    /// Trains a fresh network on uint8 `images` with hard `labels` — the protocol's student and
+    /// training recipe unless `spec` / `recipe` say otherwise — with init, order and
+    /// augmentation seeds derived from `seed`. `opts` may carry per-epoch / per-step callbacks
+    /// (its seeds and augmenter are filled in here). Returns the variables and the network.
+    pub fn train_model(
+        &self,
+        images: &Tensor,
+        labels: &Tensor,
+        spec: Option<&ModelSpec>,
+        recipe: Option<&TrainSpec>,
+        seed: u64,
+        opts: crate::nn::FitOptions,
+    ) -> Result<(tch::nn::VarStore, Box<dyn crate::nn::Network>), MethodError> {
+        use crate::rng::derive_seed;
+        let spec = spec.unwrap_or(&self.meta.protocol.student);
+        let recipe = recipe.unwrap_or(&self.meta.protocol.train);
+        let s = images.size();
+        if s.len() != 4 {
+            return Err(MethodError::Failed(format!(
+                "train_model: images must be [N,C,H,W], got {s:?}"
+            )));
+        }
+        tch::manual_seed(derive_seed(seed, "train_model/init") as i64);
+        let vs = tch::nn::VarStore::new(self.device());
+        let net = self.build_model(&vs.root(), spec, [s[1], s[2], s[3]]);
+        let x = self.normalize(images);
+        let y = labels.to_device(self.device());
+        let opts = crate::nn::FitOptions {
+            order_seed: derive_seed(seed, "train_model/order"),
+            augment_seed: Some(derive_seed(seed, "train_model/augment")),
+            dsa: Some(self.dsa()),
+            ..opts
+        };
+        crate::nn::fit(
+            net.as_ref(),
+            &vs,
+            &x,
+            crate::nn::Targets::Hard(&y),
+            recipe,
+            opts,
+        )?;
+        Ok((vs, net))
+    }
+
     /// The DSA augmenter of the protocol (flip dropped on non-mirror-invariant datasets).
     pub fn dsa(&self) -> crate::nn::augment::Dsa {
         crate::nn::augment::Dsa::new(

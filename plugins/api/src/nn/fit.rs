@@ -22,11 +22,15 @@ pub struct FitOptions<'a> {
     /// Seed of libtorch's generator for augmentation draws; `None` leaves it as it is.
     pub augment_seed: Option<u64>,
     /// The DSA augmenter (needed when the recipe says `augment = "dsa"`).
-    pub dsa: Option<&'a Dsa>,
+    pub dsa: Option<Dsa>,
     /// Per-sample loss weights `[N]` (e.g. from a weighted coreset).
     pub weights: Option<&'a Tensor>,
-    /// Called after every epoch with (epoch, mean train loss); return false to stop early.
-    pub on_epoch: Option<&'a mut dyn FnMut(usize, f64) -> bool>,
+    /// Called after every epoch with (epoch, mean train loss, the network); return false to
+    /// stop early (decide on the validation split, never on test data).
+    pub on_epoch: Option<&'a mut dyn FnMut(usize, f64, &dyn Network) -> bool>,
+    /// Called after every optimisation step with (epoch, the batch's indices into `x`, the
+    /// batch's logits, detached): what forgetting, AUM and similar scores are computed from.
+    pub on_batch: Option<&'a mut dyn FnMut(usize, &[i64], &Tensor)>,
 }
 
 impl Default for FitOptions<'_> {
@@ -37,6 +41,7 @@ impl Default for FitOptions<'_> {
             dsa: None,
             weights: None,
             on_epoch: None,
+            on_batch: None,
         }
     }
 }
@@ -87,6 +92,7 @@ pub fn fit(
     };
     let mut rng = SplitMix64::new(opts.order_seed);
     let mut on_epoch = opts.on_epoch;
+    let mut on_batch = opts.on_batch;
     let (mut steps, mut last_loss) = (0usize, f64::NAN);
     let mut epochs_run = 0;
     for epoch in 0..spec.epochs {
@@ -96,7 +102,7 @@ pub fn fit(
         for chunk in perm.chunks(spec.batch_size) {
             let idx = Tensor::from_slice(chunk).to_device(device);
             let mut xb = x.index_select(0, &idx);
-            if let Some(d) = dsa {
+            if let Some(d) = &dsa {
                 xb = d.augment(&xb);
             }
             let logits = net.forward_t(&xb, true);
@@ -119,6 +125,9 @@ pub fn fit(
                 None => per_sample.mean(Kind::Float),
             };
             opt.backward_step(&loss);
+            if let Some(cb) = on_batch.as_mut() {
+                cb(epoch, chunk, &logits.detach());
+            }
             sum += loss.double_value(&[]) * chunk.len() as f64;
             count += chunk.len();
             steps += 1;
@@ -126,7 +135,7 @@ pub fn fit(
         last_loss = sum / count as f64;
         epochs_run = epoch + 1;
         if let Some(cb) = on_epoch.as_mut() {
-            if !cb(epoch, last_loss) {
+            if !cb(epoch, last_loss, net) {
                 break;
             }
         }

@@ -153,7 +153,7 @@ impl Network for ConvNet {
     fn features_t(&self, xs: &Tensor, train: bool) -> Tensor {
         let mut x = xs.shallow_clone();
         for (c, n) in self.convs.iter().zip(&self.norms) {
-            x = n.forward(&x.apply(c), train).relu().avg_pool2d(
+            x = n.forward(&x.apply(c), train).relu_().avg_pool2d(
                 [2, 2],
                 [2, 2],
                 [0, 0],
