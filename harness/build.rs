@@ -4,8 +4,10 @@
 fn main() {
     let lib = std::env::var("DEP_TCH_LIBTORCH_LIB")
         .expect("torch-sys did not export DEP_TCH_LIBTORCH_LIB; build through ./setup.sh");
+    // The RUNPATH goes on every linked target (bench, examples, integration tests and the
+    // library's own unit-test binary); keeping libtorch_cuda matters for the binaries.
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
     for kind in ["bins", "tests"] {
-        println!("cargo:rustc-link-arg-{kind}=-Wl,-rpath,{lib}");
         println!("cargo:rustc-link-arg-{kind}=-Wl,--no-as-needed");
         if std::path::Path::new(&lib).join("libtorch_cuda.so").exists() {
             println!("cargo:rustc-link-arg-{kind}=-ltorch_cuda");

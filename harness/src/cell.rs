@@ -26,7 +26,7 @@ pub fn run(plan: &Plan, cell: &CellSpec, out: &Path) -> anyhow::Result<Record> {
     let device = parse_device(&plan.device);
     let loaded = plan.protocol()?;
     let p = &loaded.protocol;
-    let data = Prepared::load(&plan.dataset, &p.data)?;
+    let data = Prepared::load(&plan.dataset, &plan.image, &p.data)?;
     if data.checksum != plan.dataset_checksum {
         anyhow::bail!(
             "dataset {} changed since the plan was made: checksum {} now, {} in {}",

@@ -7,6 +7,22 @@ use crate::protocol::DataSpec;
 use distillery_api::Split;
 use tch::{Kind, Tensor};
 
+/// How an ImageFolder dataset is decoded (recorded in the plan so every cell loads it alike).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ImageOptions {
+    pub size: u32,
+    pub channels: usize,
+}
+
+impl Default for ImageOptions {
+    fn default() -> Self {
+        Self {
+            size: 32,
+            channels: 3,
+        }
+    }
+}
+
 pub struct Prepared {
     pub name: String,
     pub checksum: String,
@@ -56,8 +72,18 @@ impl Prepared {
         }
     }
 
-    pub fn load(spec: &str, data: &DataSpec) -> anyhow::Result<Prepared> {
-        let raw = data::resolve_dataset(spec)?;
+    /// Loads `spec` (`mnist-5k` or a path); `image` sets the resolution and channels an
+    /// ImageFolder tree is resized to (ignored by formats with a fixed resolution).
+    pub fn load(spec: &str, image: &ImageOptions, data: &DataSpec) -> anyhow::Result<Prepared> {
+        let opts = data::ResolveOptions {
+            image_folder: data::ImageFolderOptions {
+                resolution: image.size,
+                channels: image.channels,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let raw = data::resolve_dataset_with(spec, &opts)?;
         Ok(Prepared::new(raw, data))
     }
 

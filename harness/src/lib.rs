@@ -14,6 +14,7 @@
 //! ```
 
 pub mod cell;
+pub mod conformance;
 pub mod data;
 pub mod dataset;
 pub mod env;
@@ -23,6 +24,7 @@ pub mod plugin;
 pub mod protocol;
 pub mod record;
 pub mod report;
+pub mod scaffold;
 pub mod train;
 pub mod validate;
 

@@ -41,6 +41,12 @@ struct RunArgs {
     /// Dataset: `mnist-5k` (embedded) or a directory (MNIST idx, CIFAR-10/100 binary, ImageFolder).
     #[arg(long)]
     dataset: Option<String>,
+    /// ImageFolder datasets: resize images to SIZE x SIZE.
+    #[arg(long, default_value_t = 32)]
+    image_size: u32,
+    /// ImageFolder datasets: 3 (RGB) or 1 (grayscale) channels.
+    #[arg(long, default_value_t = 3)]
+    channels: usize,
     /// Methods to run, comma-separated, or `all` for every installed plugin.
     #[arg(long, value_delimiter = ',')]
     methods: Option<Vec<String>>,
@@ -85,11 +91,48 @@ enum Cmd {
         #[arg(long, value_delimiter = ',')]
         plugins: Vec<PathBuf>,
     },
-    /// Print the table for a result directory.
+    /// Print the table for a result directory (or publish it under results/).
     Report {
         dir: PathBuf,
+        /// Output format (CSV columns: harness/src/report/SCHEMA.md).
+        #[arg(long, value_enum, default_value_t = report::Format::Terminal)]
+        format: report::Format,
+        /// With --format csv or json: one row per cell record instead of per (method, budget).
         #[arg(long)]
+        per_cell: bool,
+        /// Same as --format json (kept for older scripts).
+        #[arg(long, hide = true)]
         json: bool,
+        /// Write tables, figures and a README to RESULTS/<dataset>/<protocol>/ and update RESULTS/README.md.
+        #[arg(long)]
+        publish: bool,
+        /// Root of the published results (with --publish).
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+        /// Terminal table width in columns (default: the terminal's).
+        #[arg(long)]
+        width: Option<u16>,
+    },
+    /// Compare two result directories (B - A per method and budget, with tests).
+    Compare {
+        /// Baseline side: a `bench --out` directory or a published results directory.
+        a: PathBuf,
+        /// Other side, same kinds.
+        b: PathBuf,
+        #[arg(long, value_enum, default_value_t = report::Format::Terminal)]
+        format: report::Format,
+        #[arg(long)]
+        width: Option<u16>,
+    },
+    /// Plugin tools: `bench plugin check PATH` runs the conformance check on a library.
+    Plugin {
+        #[command(subcommand)]
+        cmd: PluginCmd,
+    },
+    /// Start a new method plugin from the template: plugins/NAME, added to the workspace.
+    NewPlugin {
+        /// Method name: lowercase letters, digits and '-'.
+        name: String,
     },
     /// Internal: run one cell of a plan (used by the executor in a child process).
     #[command(name = "__cell", hide = true)]
@@ -98,6 +141,15 @@ enum Cmd {
         plan: PathBuf,
         #[arg(long)]
         cell: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCmd {
+    /// Conformance run on tiny data: loads, declares, valid output within budgets, deterministic.
+    Check {
+        /// Path to the plugin's shared library (e.g. target/release/libdistillery_plugin_x.so).
+        path: PathBuf,
     },
 }
 
@@ -140,18 +192,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             list(&plugins);
             Ok(ExitCode::SUCCESS)
         }
-        Some(Cmd::Report { dir, json }) => {
-            let (records, bad) = record::read_all(&dir).map_err(user)?;
-            for b in &bad {
-                eprintln!("warning: {b}");
-            }
-            let seeds = records.iter().map(|r| r.seed + 1).max().unwrap_or(0) as usize;
-            let rep = report::build(&records, seeds);
-            if json {
-                println!("{}", serde_json::to_string_pretty(&rep)?);
-            } else {
-                println!("{}", rep.terminal(None));
-            }
+        Some(Cmd::Report {
+            dir,
+            format,
+            per_cell,
+            json,
+            publish,
+            results,
+            width,
+        }) => {
+            let format = if json { report::Format::Json } else { format };
+            let args = report::ReportArgs {
+                dir,
+                format,
+                per_cell,
+                publish,
+                results,
+                width,
+            };
+            report::cli_report(&args).map_err(user)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Compare {
+            a,
+            b,
+            format,
+            width,
+        }) => {
+            report::cli_compare(&a, &b, format, width).map_err(user)?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Cell { plan, cell }) => {
@@ -176,6 +244,38 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        Some(Cmd::Plugin {
+            cmd: PluginCmd::Check { path },
+        }) => {
+            if !path.exists() {
+                return Err(user(format!("{}: no such file", path.display())));
+            }
+            let checks = distillery::conformance::run(&path);
+            let (text, ok) = distillery::conformance::render(&path, &checks);
+            print!("{text}");
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Some(Cmd::NewPlugin { name }) => {
+            let dir =
+                distillery::scaffold::new_plugin(&std::env::current_dir()?, &name).map_err(user)?;
+            let krate = format!("distillery-plugin-{name}");
+            println!(
+                "created {}
+next:
+  1. implement `compress` in {}/src/lib.rs
+  2. ./setup.sh   (or: cargo build --release -p {krate})
+  3. ./target/release/bench plugin check target/release/libdistillery_plugin_{}.so
+  4. ./target/release/bench --protocol hard-label --methods {name}",
+                dir.display(),
+                dir.display(),
+                name.replace('-', "_")
+            );
+            Ok(ExitCode::SUCCESS)
         }
         None => bench(cli.run),
     }
@@ -264,7 +364,11 @@ fn bench(args: RunArgs) -> anyhow::Result<ExitCode> {
         .dataset
         .clone()
         .unwrap_or_else(|| p.defaults.dataset.clone());
-    let data = Prepared::load(&dataset, &p.data).map_err(user)?;
+    let image = distillery::dataset::ImageOptions {
+        size: args.image_size,
+        channels: args.channels,
+    };
+    let data = Prepared::load(&dataset, &image, &p.data).map_err(user)?;
     let device = resolve_device(&args.device)?;
 
     let mut budgets: Vec<Budget> = Vec::new();
@@ -345,6 +449,7 @@ fn bench(args: RunArgs) -> anyhow::Result<ExitCode> {
         protocol_text: loaded.text.clone(),
         protocol_hash: loaded.hash.clone(),
         dataset: dataset.clone(),
+        image,
         dataset_checksum: data.checksum.clone(),
         device: device.clone(),
         threads_per_cell,

@@ -23,6 +23,9 @@ pub struct Plan {
     pub protocol_text: String,
     pub protocol_hash: String,
     pub dataset: String,
+    /// ImageFolder decoding (resolution, channels).
+    #[serde(default)]
+    pub image: crate::dataset::ImageOptions,
     pub dataset_checksum: String,
     pub device: String,
     pub threads_per_cell: usize,

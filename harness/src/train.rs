@@ -66,7 +66,14 @@ pub fn train_and_evaluate(
     let (top1, top5) = nn::evaluate(net.as_ref(), &xt, &data.test.labels, eval_batch);
     let augment = match recipe.augment {
         distillery_api::spec::Augment::Dsa => dsa.strategy(),
+        distillery_api::spec::Augment::RrcFlip => {
+            format!("rrc-flip (scale {:?})", recipe.rrc_scale)
+        }
         distillery_api::spec::Augment::None => "none".into(),
+    };
+    let augment = match recipe.mix {
+        distillery_api::nn::mix::Mix::None => augment,
+        m => format!("{augment} + {m:?} (alpha {})", recipe.mix_alpha).to_lowercase(),
     };
     Ok(Evaluation {
         top1,

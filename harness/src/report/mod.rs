@@ -1,399 +1,156 @@
-//! Result tables: aggregation of cell records into (method x budget) summaries with
-//! significance against the random-subset baseline, and the terminal table.
+//! Result tables: aggregation of cell records into (method × budget) summaries with
+//! significance against the random-subset baseline, their renderings (terminal, Markdown,
+//! CSV, JSON, LaTeX), SVG figures, publishing into `results/`, and `bench compare`.
+//!
+//! | module | contents |
+//! |---|---|
+//! | [`aggregate`] | [`build`] → [`Report`]: summaries, t-tests vs random (Holm), ranks, Friedman / Nemenyi, IOR / HLR / LRS, Pareto |
+//! | [`formats`] | `Report::{terminal, markdown, csv, json, latex}`, [`cells_csv`]; CSV schema in `SCHEMA.md` |
+//! | [`plots`] | SVG: accuracy vs budget, accuracy vs storage with the Pareto frontier |
+//! | [`publish`] | `results/<dataset>/<protocol>/…` and the `results/README.md` index, atomic writes |
+//! | [`compare`] | B − A per (method, budget) for two result directories |
 
-use crate::record::{Record, Status};
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell as TCell, CellAlignment, Table};
-use distillery_stats as stats;
-use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+pub mod aggregate;
+pub mod compare;
+pub mod formats;
+pub mod plots;
+pub mod publish;
 
-/// The baseline every method is compared with.
-pub const BASELINE: &str = "random";
+pub use aggregate::{
+    budget_header, build, Aggregate, Comparison, LabelGain, ParetoMember, RankTest, Report, Setup,
+    BASELINE, REFERENCE,
+};
+pub use formats::{cells_csv, AGGREGATE_COLUMNS, AGGREGATE_NUMERIC, CELL_COLUMNS};
 
-#[derive(Clone, Debug, Serialize)]
-pub struct Comparison {
-    /// Difference method - random, in accuracy fractions.
-    pub diff: f64,
-    pub ci_low: f64,
-    pub ci_high: f64,
-    pub p: f64,
-    pub p_holm: f64,
-    /// "paired" (seeds pair the runs) or "welch".
-    pub test: &'static str,
-    pub mark: &'static str,
+use crate::record::{self, Record};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// Output format of `bench report` / `bench compare`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Tables for a terminal.
+    Terminal,
+    /// Markdown tables with caption.
+    Md,
+    /// CSV (schema in harness/src/report/SCHEMA.md).
+    Csv,
+    /// The full report as JSON.
+    Json,
+    /// A booktabs LaTeX table.
+    Latex,
 }
 
-#[derive(Clone, Debug, Serialize)]
-pub struct Aggregate {
-    pub method: String,
-    pub family: String,
-    pub budget: String,
-    /// Accuracies (fractions) by seed, finished cells only.
-    pub by_seed: BTreeMap<u64, f64>,
-    pub failed: usize,
-    pub summary: Option<stats::Summary>,
-    pub vs_random: Option<Comparison>,
-    pub mean_total_bytes: Option<f64>,
-    pub mean_compress_seconds: Option<f64>,
-}
-
-/// A whole table: what the records say, plus the caption facts.
-#[derive(Clone, Debug, Serialize)]
-pub struct Report {
-    pub protocol: String,
-    pub protocol_version: String,
-    pub protocol_hash: String,
-    pub dataset: String,
-    pub dataset_checksum: String,
-    pub devices: Vec<String>,
-    pub seeds: Vec<u64>,
-    pub budgets: Vec<String>,
-    pub methods: Vec<String>,
-    pub cells: Vec<Aggregate>,
-    /// Average rank per method over the budgets (1 = best; reference lines excluded).
-    pub avg_rank: BTreeMap<String, f64>,
-    pub expected_seeds: usize,
-    pub warnings: Vec<String>,
-}
-
-fn budget_sort_key(label: &str) -> (u8, f64) {
-    if let Some(k) = label.strip_prefix("ipc") {
-        (0, k.parse().unwrap_or(0.0))
-    } else if let Some(f) = label.strip_prefix("frac") {
-        (1, f.parse().unwrap_or(0.0))
-    } else if let Some(b) = label.strip_prefix("bytes") {
-        (2, b.parse().unwrap_or(0.0))
-    } else {
-        (3, 0.0)
-    }
-}
-
-pub fn budget_header(label: &str) -> String {
-    if let Some(k) = label.strip_prefix("ipc") {
-        format!("IPC {k}")
-    } else if let Some(f) = label.strip_prefix("frac") {
-        format!("{}%", f.parse::<f64>().map(|v| v * 100.0).unwrap_or(0.0))
-    } else if let Some(b) = label.strip_prefix("bytes") {
-        format!("{b} B")
-    } else {
-        label.to_string()
-    }
-}
-
-/// Builds the report from records (all of one protocol and dataset; others are warned about).
-pub fn build(records: &[Record], expected_seeds: usize) -> Report {
-    let mut warnings = Vec::new();
-    let first = records
-        .iter()
-        .find(|r| r.status == Status::Ok)
-        .or(records.first());
-    let (proto, hash, dataset, checksum, pver) = first
-        .map(|r| {
-            (
-                r.protocol.name.clone(),
-                r.protocol.hash.clone(),
-                r.dataset.name.clone(),
-                r.dataset.checksum.clone(),
-                r.protocol.version.clone(),
-            )
+/// Reads `dir/cells/*.json` and `dir/plan.json` (when present) and builds the report.
+/// Expected seeds come from the plan's cells, else from the records (max seed + 1).
+pub fn load(dir: &Path) -> anyhow::Result<(Report, Vec<Record>)> {
+    let (records, bad) = record::read_all(dir)?;
+    // Read as loose JSON so that plan.json files of older or newer harness versions still
+    // give their protocol text and cell list.
+    let plan: Option<serde_json::Value> = std::fs::read_to_string(dir.join("plan.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let planned: Vec<(String, u64)> = plan
+        .as_ref()
+        .and_then(|p| p["cells"].as_array())
+        .map(|cells| {
+            cells
+                .iter()
+                .filter_map(|c| Some((c["id"].as_str()?.to_string(), c["seed"].as_u64()?)))
+                .collect()
         })
         .unwrap_or_default();
-    let mut groups: BTreeMap<(String, String), Vec<&Record>> = BTreeMap::new();
-    let mut devices = BTreeSet::new();
-    let mut seeds = BTreeSet::new();
-    for r in records {
-        if r.protocol.hash != hash || (r.dataset.checksum != checksum && r.status == Status::Ok) {
-            warnings.push(format!(
-                "{}: made under another protocol or dataset; left out",
-                r.cell_id
-            ));
-            continue;
-        }
-        devices.insert(r.device.clone());
-        seeds.insert(r.seed);
-        groups
-            .entry((r.method.clone(), r.budget_label.clone()))
-            .or_default()
-            .push(r);
-    }
-    let mut cells: Vec<Aggregate> = groups
-        .into_iter()
-        .map(|((method, budget), rs)| {
-            let ok: Vec<&&Record> = rs
-                .iter()
-                .filter(|r| r.status == Status::Ok && r.accuracy().is_some())
-                .collect();
-            let by_seed: BTreeMap<u64, f64> =
-                ok.iter().map(|r| (r.seed, r.accuracy().unwrap())).collect();
-            let accs: Vec<f64> = by_seed.values().copied().collect();
-            let mean_of = |v: Vec<f64>| {
-                if v.is_empty() {
-                    None
-                } else {
-                    Some(v.iter().sum::<f64>() / v.len() as f64)
-                }
-            };
-            Aggregate {
-                family: rs[0].family.clone(),
-                summary: stats::summarize(&accs).ok(),
-                failed: rs.len() - ok.len(),
-                mean_total_bytes: mean_of(
-                    ok.iter()
-                        .filter_map(|r| r.storage.as_ref().map(|s| s.total_bytes as f64))
-                        .collect(),
-                ),
-                mean_compress_seconds: mean_of(
-                    ok.iter().map(|r| r.timings.compress_seconds).collect(),
-                ),
-                by_seed,
-                vs_random: None,
-                method,
-                budget,
-            }
-        })
-        .collect();
-
-    // Differences from random at the same budget; Holm across every comparison in the table.
-    let mut idx = Vec::new();
-    let mut raw = Vec::new();
-    for i in 0..cells.len() {
-        let c = &cells[i];
-        if c.method == BASELINE || c.family == "reference" {
-            continue;
-        }
-        let Some(base) = cells
-            .iter()
-            .find(|b| b.method == BASELINE && b.budget == c.budget)
-        else {
-            continue;
-        };
-        let common: Vec<u64> = c
-            .by_seed
-            .keys()
-            .filter(|s| base.by_seed.contains_key(s))
-            .copied()
-            .collect();
-        let paired = common.len() >= 2
-            && common.len() == c.by_seed.len()
-            && common.len() == base.by_seed.len();
-        let (t, test) = if paired {
-            let a: Vec<f64> = common.iter().map(|s| c.by_seed[s]).collect();
-            let b: Vec<f64> = common.iter().map(|s| base.by_seed[s]).collect();
-            (stats::paired_t_test(&a, &b), "paired")
-        } else {
-            let a: Vec<f64> = c.by_seed.values().copied().collect();
-            let b: Vec<f64> = base.by_seed.values().copied().collect();
-            (stats::welch_t_test(&a, &b), "welch")
-        };
-        if let Ok(t) = t {
-            idx.push(i);
-            raw.push(t.p_value);
-            cells[i].vs_random = Some(Comparison {
-                diff: t.estimate,
-                ci_low: t.ci_low,
-                ci_high: t.ci_high,
-                p: t.p_value,
-                p_holm: t.p_value,
-                test,
-                mark: "",
-            });
-        }
-    }
-    if let Ok(adj) = stats::holm_adjust(&raw) {
-        for (k, &i) in idx.iter().enumerate() {
-            if let Some(c) = cells[i].vs_random.as_mut() {
-                c.p_holm = adj[k];
-                c.mark = stats::significance_mark(adj[k]);
-            }
-        }
-    }
-
-    let mut budgets: Vec<String> = cells
-        .iter()
-        .filter(|c| c.family != "reference")
-        .map(|c| c.budget.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    budgets.sort_by(|a, b| budget_sort_key(a).partial_cmp(&budget_sort_key(b)).unwrap());
-    let mut methods: Vec<String> = cells
-        .iter()
-        .map(|c| c.method.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let is_ref = |m: &str| {
-        cells
-            .iter()
-            .any(|c| c.method == m && c.family == "reference")
+    let expected = if planned.is_empty() {
+        records.iter().map(|r| r.seed + 1).max().unwrap_or(0) as usize
+    } else {
+        planned.iter().map(|c| c.1).collect::<BTreeSet<_>>().len()
     };
-    methods.sort_by_key(|m| (m != BASELINE, is_ref(m), m.clone()));
-
-    // Average ranks over budgets where every competing method has a mean.
-    let competitors: Vec<String> = methods.iter().filter(|m| !is_ref(m)).cloned().collect();
-    let mut blocks = Vec::new();
-    for b in &budgets {
-        let row: Option<Vec<f64>> = competitors
-            .iter()
-            .map(|m| {
-                cells
-                    .iter()
-                    .find(|c| &c.method == m && &c.budget == b)
-                    .and_then(|c| c.summary.as_ref().map(|s| s.mean))
-            })
-            .collect();
-        if let Some(row) = row {
-            blocks.push(row);
-        }
+    let mut rep = build(&records, expected);
+    if let Some(text) = plan.as_ref().and_then(|p| p["protocol_text"].as_str()) {
+        let origin = plan.as_ref().and_then(|p| p["protocol_origin"].as_str());
+        rep = rep.with_protocol_text(text, origin.unwrap_or("plan.json"));
     }
-    let mut avg_rank = BTreeMap::new();
-    if competitors.len() >= 2 && !blocks.is_empty() {
-        if let Ok(r) = stats::average_ranks(&blocks) {
-            for (m, v) in competitors.iter().zip(r) {
-                avg_rank.insert(m.clone(), v);
-            }
-        }
+    // Cells the plan asked for that left no record at all (e.g. a killed run).
+    let have: BTreeSet<&str> = records.iter().map(|r| r.cell_id.as_str()).collect();
+    let absent: Vec<&str> = planned
+        .iter()
+        .map(|c| c.0.as_str())
+        .filter(|id| !have.contains(id))
+        .collect();
+    if !absent.is_empty() {
+        rep.warnings.push(format!(
+            "{} planned cell(s) have no record: {}",
+            absent.len(),
+            absent.join(", ")
+        ));
     }
-    for c in &cells {
-        if c.by_seed.len() + c.failed < expected_seeds {
-            warnings.push(format!(
-                "{} at {}: {} of {expected_seeds} seeds present",
-                c.method,
-                c.budget,
-                c.by_seed.len()
-            ));
-        }
+    for b in bad {
+        rep.warnings.push(format!("unreadable record: {b}"));
     }
-    Report {
-        protocol: proto,
-        protocol_version: pver,
-        protocol_hash: hash,
-        dataset,
-        dataset_checksum: checksum,
-        devices: devices.into_iter().collect(),
-        seeds: seeds.into_iter().collect(),
-        budgets,
-        methods,
-        cells,
-        avg_rank,
-        expected_seeds,
-        warnings,
-    }
+    Ok((rep, records))
 }
 
-impl Report {
-    pub fn cell(&self, method: &str, budget: &str) -> Option<&Aggregate> {
-        self.cells
-            .iter()
-            .find(|c| c.method == method && c.budget == budget)
-    }
+/// What `bench report` was asked for.
+#[derive(Clone, Debug)]
+pub struct ReportArgs {
+    pub dir: PathBuf,
+    pub format: Format,
+    pub per_cell: bool,
+    pub publish: bool,
+    pub results: PathBuf,
+    pub width: Option<u16>,
+}
 
-    /// Text of one table entry: `mean ± std` in %, the mark, and `(n=k)` when incomplete.
-    pub fn entry(&self, c: &Aggregate) -> String {
-        let n = c.by_seed.len();
-        let mut s = match &c.summary {
-            None => {
-                return if c.failed > 0 {
-                    format!("failed ({}/{})", c.failed, c.failed)
-                } else {
-                    "—".into()
-                }
-            }
-            Some(sm) => match sm.std {
-                Some(sd) => format!("{:.2} ± {:.2}", sm.mean * 100.0, sd * 100.0),
-                None => format!("{:.2}", sm.mean * 100.0),
-            },
-        };
-        if let Some(v) = &c.vs_random {
-            s.push_str(v.mark);
-        }
-        if n < self.expected_seeds || c.failed > 0 {
-            s.push_str(&format!(
-                " (n={n}{})",
-                if c.failed > 0 {
-                    format!(", {} failed", c.failed)
-                } else {
-                    String::new()
-                }
-            ));
-        }
-        s
+/// `bench report`: prints the report in `format`, or publishes it under `results`.
+pub fn cli_report(a: &ReportArgs) -> anyhow::Result<()> {
+    let (rep, records) = load(&a.dir)?;
+    if a.publish {
+        let dir = publish::publish(&rep, &records, &a.results)?;
+        println!("{}", rep.terminal(a.width));
+        eprintln!(
+            "published to {} (index: {})",
+            dir.display(),
+            a.results.join("README.md").display()
+        );
+        return Ok(());
     }
+    let out = match (a.format, a.per_cell) {
+        (Format::Csv, true) => cells_csv(&records),
+        (Format::Json, true) => serde_json::to_string_pretty(&records)?,
+        (f, true) => anyhow::bail!("--per-cell needs --format csv or json, not {f:?}"),
+        (Format::Terminal, false) => rep.terminal(a.width),
+        (Format::Md, false) => rep.markdown(),
+        (Format::Csv, false) => rep.csv(),
+        (Format::Json, false) => rep.json(),
+        (Format::Latex, false) => rep.latex(),
+    };
+    print!("{out}");
+    if !out.ends_with('\n') {
+        println!();
+    }
+    Ok(())
+}
 
-    pub fn caption(&self) -> String {
-        let tests: BTreeSet<&str> = self
-            .cells
-            .iter()
-            .filter_map(|c| c.vs_random.as_ref().map(|v| v.test))
-            .collect();
-        let test = match (tests.contains("paired"), tests.contains("welch")) {
-            (true, true) => "paired t-test on per-seed differences where seeds pair the runs, Welch's t-test otherwise",
-            (true, false) => "paired t-test on per-seed differences (seeds pair the runs)",
-            (false, true) => "Welch's t-test",
-            _ => "no comparison possible",
-        };
-        format!(
-            "Protocol {} v{} (hash {}), dataset {} (checksum {}), device {}, seeds {}.\n\
-             Top-1 test accuracy (%) at the last epoch, mean ± std over seeds. Marks: difference from {BASELINE} at the same budget, \
-             {test}, Holm-adjusted across the table: * p<.05, ** p<.01, *** p<.001.",
-            self.protocol,
-            self.protocol_version,
-            &self.protocol_hash[..12.min(self.protocol_hash.len())],
-            self.dataset,
-            &self.dataset_checksum[..12.min(self.dataset_checksum.len())],
-            self.devices.join(", "),
-            match (self.seeds.first(), self.seeds.last()) {
-                (Some(a), Some(b)) if a != b => format!("{a}–{b} (n={})", self.seeds.len()),
-                (Some(a), _) => format!("{a} (n=1)"),
-                _ => "none".into(),
-            },
-        )
+/// `bench compare A B`: prints B − A per (method, budget) present on both sides.
+pub fn cli_compare(a: &Path, b: &Path, format: Format, width: Option<u16>) -> anyhow::Result<()> {
+    let ra = compare::load_side(a)?;
+    let rb = compare::load_side(b)?;
+    let c = compare::compare(&ra, &rb, &a.display().to_string(), &b.display().to_string());
+    let out = match format {
+        Format::Terminal => c.terminal(width),
+        Format::Md => c.markdown(),
+        Format::Csv => c.csv(),
+        Format::Json => serde_json::to_string_pretty(&c)?,
+        Format::Latex => anyhow::bail!(
+            "bench compare: --format latex is not supported (terminal, md, csv, json)"
+        ),
+    };
+    for w in &c.warnings {
+        eprintln!("warning: {w}");
     }
-
-    /// The terminal table (no colour, fixed width when `width` is set).
-    pub fn terminal(&self, width: Option<u16>) -> String {
-        let mut t = Table::new();
-        t.load_preset(UTF8_FULL_CONDENSED);
-        t.force_no_tty();
-        if let Some(w) = width {
-            t.set_width(w);
-        }
-        let mut header = vec![TCell::new("method"), TCell::new("family")];
-        header.extend(self.budgets.iter().map(|b| TCell::new(budget_header(b))));
-        header.push(TCell::new("avg rank"));
-        t.set_header(header);
-        for m in &self.methods {
-            let any = self.cells.iter().find(|c| &c.method == m).unwrap();
-            let mut row = vec![TCell::new(m), TCell::new(&any.family)];
-            if any.family == "reference" {
-                let txt = self.entry(any);
-                for _ in &self.budgets {
-                    row.push(TCell::new(&txt).set_alignment(CellAlignment::Right));
-                }
-                row.push(TCell::new("reference"));
-            } else {
-                for b in &self.budgets {
-                    let txt = self
-                        .cell(m, b)
-                        .map(|c| self.entry(c))
-                        .unwrap_or_else(|| "—".into());
-                    row.push(TCell::new(txt).set_alignment(CellAlignment::Right));
-                }
-                row.push(TCell::new(
-                    self.avg_rank
-                        .get(m)
-                        .map(|r| format!("{r:.2}"))
-                        .unwrap_or_else(|| "—".into()),
-                ));
-            }
-            t.add_row(row);
-        }
-        let mut s = t.to_string();
-        s.push('\n');
-        s.push_str(&self.caption());
-        for w in &self.warnings {
-            s.push_str(&format!("\nwarning: {w}"));
-        }
-        s
+    print!("{out}");
+    if !out.ends_with('\n') {
+        println!();
     }
+    Ok(())
 }

@@ -21,7 +21,7 @@
 //!     const DESCRIPTION: &'static str = "one line shown by `bench list`";
 //!
 //!     fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
-//!         let per_class = input.budget.images_per_class(input.num_classes(), input.train.len())?;
+//!         let per_class = input.budget.images_per_class()?;
 //!         // ... choose indices into input.train ...
 //!         # let indices = vec![];
 //!         Ok(Compressed::indices(indices))
@@ -48,6 +48,15 @@ pub use method::{
 };
 pub use tch;
 
+/// Tests that seed libtorch's global generator hold this lock: the test harness runs tests on
+/// parallel threads, and one generator shared between them would make streams interleave.
+/// (A real cell runs in its own process, single-threaded on the Rust side.)
+#[cfg(test)]
+pub(crate) fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Version of this crate; a plugin built against another version is rejected.
 pub const API_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The tch version this crate is pinned to (`tch = "=0.24.0"` in the workspace manifest).
@@ -65,8 +74,8 @@ pub mod prelude {
     pub use crate::method::{
         Budget, Compressed, Context, Family, Input, Method, MethodError, Output, Seeds, Split,
     };
-    pub use crate::nn::{self, Network};
+    pub use crate::nn::{self, FitOptions, Network};
     pub use crate::rng::SplitMix64;
-    pub use crate::spec::{ModelSpec, TrainSpec};
+    pub use crate::spec::{Arch, ModelSpec, TrainSpec};
     pub use tch::{self, Device, Kind, Tensor};
 }

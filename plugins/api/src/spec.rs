@@ -85,6 +85,10 @@ pub enum Augment {
     None,
     /// Differentiable siamese augmentation (Zhao & Bilen 2021), one op group drawn per batch.
     Dsa,
+    /// RandomResizedCrop to the input resolution (scale `rrc_scale`, ratio 3/4–4/3) and
+    /// horizontal flip, per image (the large-scale "Rethinking dataset compression" recipe).
+    #[serde(rename = "rrc-flip")]
+    RrcFlip,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -106,6 +110,25 @@ pub struct TrainSpec {
     /// `flip` is dropped automatically on datasets that are not mirror invariant (digits).
     #[serde(default = "default_dsa_strategy")]
     pub dsa_strategy: String,
+    /// Scale range of RandomResizedCrop (`augment = "rrc-flip"`).
+    #[serde(default = "default_rrc_scale")]
+    pub rrc_scale: [f64; 2],
+    /// Batch mixing: "none" (default), "cutmix" or "mixup"; targets are mixed accordingly.
+    #[serde(default = "default_mix")]
+    pub mix: crate::nn::mix::Mix,
+    /// Beta(alpha, alpha) of CutMix / Mixup.
+    #[serde(default = "default_mix_alpha")]
+    pub mix_alpha: f64,
+}
+
+pub fn default_rrc_scale() -> [f64; 2] {
+    [0.08, 1.0]
+}
+fn default_mix() -> crate::nn::mix::Mix {
+    crate::nn::mix::Mix::None
+}
+fn default_mix_alpha() -> f64 {
+    1.0
 }
 
 pub fn default_dsa_strategy() -> String {
@@ -164,6 +187,24 @@ impl TrainSpec {
                 "needs optimizer = \"sgd\" and momentum > 0".into(),
             );
         }
+        if !(0.0 < self.rrc_scale[0]
+            && self.rrc_scale[0] <= self.rrc_scale[1]
+            && self.rrc_scale[1] <= 1.0)
+        {
+            return bad(
+                "rrc_scale",
+                format!(
+                    "must be [lo, hi] with 0 < lo <= hi <= 1, found {:?}",
+                    self.rrc_scale
+                ),
+            );
+        }
+        if !(self.mix_alpha > 0.0 && self.mix_alpha.is_finite()) {
+            return bad(
+                "mix_alpha",
+                format!("must be positive, found {}", self.mix_alpha),
+            );
+        }
         if self.augment == Augment::Dsa {
             for op in self.dsa_strategy.split('_') {
                 if !crate::nn::augment::DSA_GROUPS.contains(&op) {
@@ -197,6 +238,9 @@ mod tests {
             schedule,
             augment: Augment::None,
             dsa_strategy: default_dsa_strategy(),
+            rrc_scale: default_rrc_scale(),
+            mix: default_mix(),
+            mix_alpha: 1.0,
         }
     }
 

@@ -194,6 +194,7 @@ mod tests {
 
     #[test]
     fn flip_is_dropped_for_digits() {
+        let _rng = crate::rng_lock();
         assert_eq!(
             Dsa::new("color_crop_cutout_flip_scale_rotate", false).strategy(),
             "color_crop_cutout_scale_rotate"
@@ -203,6 +204,7 @@ mod tests {
 
     #[test]
     fn same_seed_same_stream() {
+        let _rng = crate::rng_lock();
         let x = batch();
         let d = Dsa::new("color_crop_cutout_scale_rotate", false);
         tch::manual_seed(42);
@@ -216,6 +218,7 @@ mod tests {
 
     #[test]
     fn crop_translates_with_zero_fill() {
+        let _rng = crate::rng_lock();
         let x = Tensor::arange(16, (Kind::Double, Device::Cpu)).view([1, 1, 4, 4]) + 1.0;
         let draw = DsaDraw {
             group: "crop",
@@ -236,6 +239,7 @@ mod tests {
 
     #[test]
     fn cutout_zeroes_one_half_side_square() {
+        let _rng = crate::rng_lock();
         let x = Tensor::ones([1, 1, 8, 8], (Kind::Double, Device::Cpu));
         let draw = DsaDraw {
             group: "cutout",
@@ -254,6 +258,7 @@ mod tests {
 
     #[test]
     fn identity_affine_is_identity() {
+        let _rng = crate::rng_lock();
         let x = batch();
         let theta = Tensor::from_slice(&[1.0f64, 0., 0., 0., 1., 0.])
             .view([1, 2, 3])
@@ -265,6 +270,7 @@ mod tests {
     /// Finite-difference check: every DSA group is differentiable w.r.t. the images.
     #[test]
     fn every_group_is_differentiable() {
+        let _rng = crate::rng_lock();
         for g in ["color", "crop", "cutout", "flip", "scale", "rotate"] {
             let d = Dsa::new(g, true);
             tch::manual_seed(3);

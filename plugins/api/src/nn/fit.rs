@@ -15,7 +15,13 @@ pub enum Targets<'a> {
     Soft(&'a Tensor),
 }
 
+/// Per-epoch callback: (epoch, mean train loss, the network) -> keep going?
+pub type EpochCallback<'a> = &'a mut dyn FnMut(usize, f64, &dyn Network) -> bool;
+/// Per-step callback: (epoch, batch indices into `x`, detached logits).
+pub type BatchCallback<'a> = &'a mut dyn FnMut(usize, &[i64], &Tensor);
+
 /// Knobs of one fit that are not part of the recipe.
+#[derive(Default)]
 pub struct FitOptions<'a> {
     /// Seed of the batch order (SplitMix64 permutation per epoch).
     pub order_seed: u64,
@@ -27,23 +33,10 @@ pub struct FitOptions<'a> {
     pub weights: Option<&'a Tensor>,
     /// Called after every epoch with (epoch, mean train loss, the network); return false to
     /// stop early (decide on the validation split, never on test data).
-    pub on_epoch: Option<&'a mut dyn FnMut(usize, f64, &dyn Network) -> bool>,
+    pub on_epoch: Option<EpochCallback<'a>>,
     /// Called after every optimisation step with (epoch, the batch's indices into `x`, the
     /// batch's logits, detached): what forgetting, AUM and similar scores are computed from.
-    pub on_batch: Option<&'a mut dyn FnMut(usize, &[i64], &Tensor)>,
-}
-
-impl Default for FitOptions<'_> {
-    fn default() -> Self {
-        Self {
-            order_seed: 0,
-            augment_seed: None,
-            dsa: None,
-            weights: None,
-            on_epoch: None,
-            on_batch: None,
-        }
-    }
+    pub on_batch: Option<BatchCallback<'a>>,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -88,7 +81,15 @@ pub fn fit(
             opts.dsa
                 .expect("recipe asks for DSA but no augmenter was given"),
         ),
-        Augment::None => None,
+        Augment::None | Augment::RrcFlip => None,
+    };
+    let img_h = x.size()[2];
+    // One-hot width for mixing hard labels: the network's output size.
+    let classes = if spec.mix != super::mix::Mix::None {
+        let _guard = tch::no_grad_guard();
+        net.forward_t(&x.narrow(0, 0, 1), false).size()[1]
+    } else {
+        0
     };
     let mut rng = SplitMix64::new(opts.order_seed);
     let mut on_epoch = opts.on_epoch;
@@ -105,17 +106,45 @@ pub fn fit(
             if let Some(d) = &dsa {
                 xb = d.augment(&xb);
             }
+            if spec.augment == Augment::RrcFlip {
+                xb = super::mix::random_resized_crop_flip(
+                    &xb,
+                    img_h,
+                    (spec.rrc_scale[0], spec.rrc_scale[1]),
+                );
+            }
+            // Batch mixing turns the batch's targets into distributions.
+            let mut soft_b = match &targets {
+                Targets::Soft(p) => Some(p.index_select(0, &idx)),
+                Targets::Hard(y) if spec.mix != super::mix::Mix::None => Some(
+                    y.index_select(0, &idx)
+                        .one_hot(classes)
+                        .to_kind(Kind::Float),
+                ),
+                Targets::Hard(_) => None,
+            };
+            if spec.mix != super::mix::Mix::None {
+                if let Some(p) = soft_b.take() {
+                    let (xm, pm) = super::mix::mix(spec.mix, spec.mix_alpha, &xb, &p);
+                    xb = xm;
+                    soft_b = Some(pm);
+                }
+            }
             let logits = net.forward_t(&xb, true);
-            let per_sample = match &targets {
-                Targets::Hard(y) => logits.cross_entropy_loss::<Tensor>(
+            let per_sample = match (&targets, &soft_b) {
+                (_, Some(p)) => {
+                    -(p * logits.log_softmax(1, Kind::Float)).sum_dim_intlist(1, false, Kind::Float)
+                }
+                (Targets::Hard(y), None) => logits.cross_entropy_loss::<Tensor>(
                     &y.index_select(0, &idx),
                     None,
                     tch::Reduction::None,
                     -100,
                     0.0,
                 ),
-                Targets::Soft(p) => -(p.index_select(0, &idx) * logits.log_softmax(1, Kind::Float))
-                    .sum_dim_intlist(1, false, Kind::Float),
+                (Targets::Soft(_), None) => {
+                    unreachable!("soft targets always give a batch distribution")
+                }
             };
             let loss = match opts.weights {
                 Some(w) => {
@@ -166,4 +195,97 @@ pub fn evaluate(net: &dyn Network, x: &Tensor, y: &Tensor, batch: i64) -> (f64, 
         start += len;
     }
     (top1 as f64 / n as f64, top5 as f64 / n as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::{build, mix::Mix};
+    use crate::spec::{ModelSpec, Schedule};
+    use tch::Device;
+
+    fn spec(augment: Augment, mix: Mix) -> TrainSpec {
+        TrainSpec {
+            epochs: 15,
+            batch_size: 20,
+            optimizer: Optimizer::Sgd,
+            lr: 0.05,
+            momentum: 0.9,
+            weight_decay: 0.0,
+            nesterov: false,
+            schedule: Schedule::Constant,
+            augment,
+            dsa_strategy: crate::spec::default_dsa_strategy(),
+            rrc_scale: [0.5, 1.0],
+            mix,
+            mix_alpha: 1.0,
+        }
+    }
+
+    /// Two separable classes (bright left half vs bright right half): every augmentation path
+    /// of the fit loop must still learn them, and the loss must fall.
+    #[test]
+    fn every_augmentation_path_learns_a_separable_problem() {
+        let _rng = crate::rng_lock();
+        let n = 40;
+        let left = Tensor::zeros([n / 2, 1, 16, 16], (Kind::Float, Device::Cpu));
+        let _ = left.narrow(3, 0, 8).fill_(1.0);
+        let right = left.flip([3]);
+        let x = Tensor::cat(&[left, right], 0);
+        let y = Tensor::cat(
+            &[
+                Tensor::zeros([n / 2], (Kind::Int64, Device::Cpu)),
+                Tensor::ones([n / 2], (Kind::Int64, Device::Cpu)),
+            ],
+            0,
+        );
+        for (aug, mix) in [
+            (Augment::None, Mix::None),
+            (Augment::RrcFlip, Mix::None),
+            (Augment::None, Mix::Cutmix),
+            (Augment::None, Mix::Mixup),
+        ] {
+            tch::manual_seed(0);
+            let vs = VarStore::new(Device::Cpu);
+            let net = build(
+                &vs.root(),
+                &ModelSpec {
+                    arch: crate::spec::Arch::Convnet,
+                    width: 8,
+                    depth: 2,
+                },
+                [1, 16, 16],
+                2,
+            );
+            let mut losses = Vec::new();
+            let mut cb = |_e: usize, l: f64, _n: &dyn Network| {
+                losses.push(l);
+                true
+            };
+            // RRC + flip would mirror the classes into each other: it only runs with the flip-free
+            // mix paths here, and its own test checks flips; accuracy is asserted without it.
+            let r = fit(
+                net.as_ref(),
+                &vs,
+                &x,
+                Targets::Hard(&y),
+                &spec(aug, mix),
+                FitOptions {
+                    on_epoch: Some(&mut cb),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            assert_eq!(r.epochs_run, 15);
+            assert_eq!(r.steps, 15 * 2);
+            if aug == Augment::None {
+                let (acc, _) = evaluate(net.as_ref(), &x, &y, 64);
+                assert!(acc >= 0.95, "{aug:?}/{mix:?}: accuracy {acc}");
+                assert!(
+                    losses.last().unwrap() < &losses[0],
+                    "{aug:?}/{mix:?}: loss did not fall: {losses:?}"
+                );
+            }
+        }
+    }
 }

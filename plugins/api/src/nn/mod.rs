@@ -5,6 +5,7 @@
 
 pub mod augment;
 pub mod fit;
+pub mod mix;
 pub mod models;
 
 pub use fit::{evaluate, fit, FitOptions, FitReport, Targets};

@@ -21,6 +21,7 @@ fn torch_default(fan_in: i64) -> Init {
     Init::Uniform { lo: -b, up: b }
 }
 
+#[allow(clippy::too_many_arguments)] // mirrors nn.Conv2d's signature
 fn conv(
     vs: nn::Path,
     cin: i64,
@@ -306,6 +307,7 @@ mod tests {
 
     #[test]
     fn convnet_shapes_and_parameter_count_match_the_reference() {
+        let _rng = crate::rng_lock();
         let vs = nn::VarStore::new(Device::Cpu);
         let net = build(&vs.root(), &ModelSpec::convnet(), [1, 28, 28], 10);
         let x = Tensor::zeros([2, 1, 28, 28], (Kind::Float, Device::Cpu));
@@ -323,6 +325,7 @@ mod tests {
 
     #[test]
     fn convnet_cifar_and_resnets_build() {
+        let _rng = crate::rng_lock();
         let vs = nn::VarStore::new(Device::Cpu);
         let net = build(&vs.root(), &ModelSpec::convnet(), [3, 32, 32], 10);
         assert_eq!(net.feature_dim(), 2048);

@@ -1,0 +1,131 @@
+//! `bench new-plugin NAME`: a new method crate from the template, added to the workspace.
+
+use anyhow::{bail, Context as _};
+use std::path::{Path, PathBuf};
+
+const CARGO: &str = include_str!("../../plugins/template/Cargo.toml");
+const LIB: &str = include_str!("../../plugins/template/src/lib.rs");
+const README: &str = include_str!("../../plugins/template/README.md");
+
+fn camel(name: &str) -> String {
+    name.split('-')
+        .map(|p| {
+            let mut c = p.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Creates `plugins/<name>/` under the workspace `root` and registers it as a member.
+pub fn new_plugin(root: &Path, name: &str) -> anyhow::Result<PathBuf> {
+    if name.is_empty()
+        || !name.starts_with(|c: char| c.is_ascii_lowercase())
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        bail!("plugin name {name:?}: use lowercase letters, digits and '-', starting with a letter (it becomes the method name)");
+    }
+    let manifest = root.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).with_context(|| {
+        format!(
+            "{}: run `bench new-plugin` from the repository root (the Distillery workspace)",
+            manifest.display()
+        )
+    })?;
+    if !text.contains("[workspace]") || !root.join("plugins").join("api").is_dir() {
+        bail!("{}: not the Distillery workspace (no [workspace] with plugins/api); run from the repository root", manifest.display());
+    }
+    let dir = root.join("plugins").join(name);
+    if dir.exists() {
+        bail!(
+            "{} already exists; pick another name or remove it",
+            dir.display()
+        );
+    }
+    let ty = camel(name);
+    let cargo: String = CARGO
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            if l.starts_with("name = ") {
+                format!("name = \"distillery-plugin-{name}\"")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
+    let lib = LIB
+        .replace("const NAME: &'static str = \"template\";", &format!("const NAME: &'static str = \"{name}\";"))
+        .replace("[methods.template]", &format!("[methods.{name}]"))
+        .replace("Template", &ty)
+        .replace(
+            "//! Template method plugin: copy it with `bench new-plugin NAME` and replace `compress`.",
+            &format!("//! The `{name}` method plugin (from the Distillery template: replace `compress`)."),
+        );
+    std::fs::create_dir_all(dir.join("src"))?;
+    std::fs::write(dir.join("Cargo.toml"), cargo)?;
+    std::fs::write(dir.join("src").join("lib.rs"), lib)?;
+    std::fs::write(dir.join("README.md"), format!("# {name}\n\nTODO: what the method does, its paper, its defaults.\n\n<!-- template README follows -->\n{README}"))?;
+    let Some(start) = text.find("members = [") else {
+        bail!("{}: no `members = [` list", manifest.display())
+    };
+    let end = start
+        + text[start..]
+            .find(']')
+            .context("unterminated members list")?;
+    let new_text = format!("{}    \"plugins/{name}\",\n{}", &text[..end], &text[end..]);
+    std::fs::write(&manifest, new_text)?;
+    Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn camel_case() {
+        assert_eq!(camel("my-method"), "MyMethod");
+        assert_eq!(camel("dm"), "Dm");
+    }
+
+    #[test]
+    fn rejects_bad_names_and_non_workspaces() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(new_plugin(d.path(), "Bad_Name")
+            .unwrap_err()
+            .to_string()
+            .contains("lowercase"));
+        assert!(new_plugin(d.path(), "ok")
+            .unwrap_err()
+            .to_string()
+            .contains("repository root"));
+    }
+
+    #[test]
+    fn creates_a_renamed_crate_and_registers_it() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("plugins/api")).unwrap();
+        std::fs::write(
+            d.path().join("Cargo.toml"),
+            "[workspace]\nmembers = [\n    \"harness\",\n]\n",
+        )
+        .unwrap();
+        let dir = new_plugin(d.path(), "my-method").unwrap();
+        let lib = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap();
+        assert!(lib.contains("const NAME: &'static str = \"my-method\";"));
+        assert!(lib.contains("export_plugin!(MyMethod)"));
+        let cargo = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+        assert!(cargo.contains("name = \"distillery-plugin-my-method\""));
+        let ws = std::fs::read_to_string(d.path().join("Cargo.toml")).unwrap();
+        assert!(ws.contains("\"plugins/my-method\",\n]"), "{ws}");
+        assert!(new_plugin(d.path(), "my-method")
+            .unwrap_err()
+            .to_string()
+            .contains("already exists"));
+    }
+}
