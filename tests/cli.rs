@@ -557,3 +557,62 @@ fn shipped_plugins_and_the_template_are_conformant() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("FAIL  valid output at IPC 1: 6 images labelled class 0, over the budget of 1 per class"), "{}", text(&o));
 }
+
+/// Byte budgets are enforced on what is stored: random keeps as many uint8 images (784 bytes
+/// plus a 1-byte label each) as fit, class-balanced.
+#[test]
+fn byte_budgets_count_images_and_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = bench(
+        &[
+            "--protocol",
+            TINY,
+            "--methods",
+            "random",
+            "--bytes",
+            "50000",
+            "--seeds",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let r = record(&out, "random__bytes50000__s0");
+    assert_eq!(r["storage"]["images"], 63); // floor(50000 / 785)
+    assert_eq!(r["storage"]["total_bytes"], 63 * 785);
+    assert_eq!(
+        r["per_class"],
+        serde_json::json!([7, 7, 7, 6, 6, 6, 6, 6, 6, 6])
+    );
+    // The fixture plugin returning more than fits is refused, with the bytes spelt out.
+    let plug = fixture_plugin();
+    let o = bench(
+        &[
+            "--protocol",
+            TINY,
+            "--methods",
+            "misbehave",
+            "--bytes",
+            "1000",
+            "--seeds",
+            "1",
+            "--plugins",
+            plug.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[("DISTILLERY_FIXTURE_MODE", "ok")],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = record(&out, "misbehave__bytes1000__s0")["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("7850 bytes (images 7840 + labels 10), over the budget of 1000 bytes"),
+        "{err}"
+    );
+}

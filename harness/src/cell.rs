@@ -81,6 +81,7 @@ pub fn run(plan: &Plan, cell: &CellSpec, out: &Path) -> anyhow::Result<Record> {
             ..Default::default()
         },
         peak_rss_bytes: 0,
+        compress_peak_rss_bytes: 0,
         method_metadata: serde_json::Value::Null,
         error: None,
         cached_from: None,
@@ -134,6 +135,7 @@ pub fn run(plan: &Plan, cell: &CellSpec, out: &Path) -> anyhow::Result<Record> {
             )
         })?;
         rec.timings.compress_seconds = t.elapsed().as_secs_f64();
+        rec.compress_peak_rss_bytes = record::peak_rss_bytes();
         rec.method_metadata = raw.metadata.clone();
         let set = validate::check(
             raw,

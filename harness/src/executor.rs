@@ -340,6 +340,7 @@ fn failed_record(
             ..Default::default()
         },
         peak_rss_bytes: 0,
+        compress_peak_rss_bytes: 0,
         method_metadata: serde_json::Value::Null,
         error: Some(reason),
         cached_from: None,

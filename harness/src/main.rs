@@ -56,6 +56,9 @@ struct RunArgs {
     /// Fraction budgets of the train split (pruning-style), comma-separated, e.g. 0.1,0.3.
     #[arg(long, value_delimiter = ',')]
     fraction: Option<Vec<f64>>,
+    /// Byte budgets (images + labels at their stored precision), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    bytes: Option<Vec<u64>>,
     /// Number of seeds (repeats) per cell; seeds are 0..N.
     #[arg(long)]
     seeds: Option<usize>,
@@ -372,7 +375,7 @@ fn bench(args: RunArgs) -> anyhow::Result<ExitCode> {
     let device = resolve_device(&args.device)?;
 
     let mut budgets: Vec<Budget> = Vec::new();
-    if args.ipc.is_none() && args.fraction.is_none() {
+    if args.ipc.is_none() && args.fraction.is_none() && args.bytes.is_none() {
         budgets.extend(p.defaults.ipc.iter().map(|&k| Budget::Ipc(k)));
     }
     for &k in args.ipc.iter().flatten() {
@@ -386,6 +389,12 @@ fn bench(args: RunArgs) -> anyhow::Result<ExitCode> {
             return Err(user(format!("--fraction {f}: must be in (0, 1]")));
         }
         budgets.push(Budget::Fraction(f));
+    }
+    for &b in args.bytes.iter().flatten() {
+        if b == 0 {
+            return Err(user("--bytes: budgets must be positive"));
+        }
+        budgets.push(Budget::Bytes(b));
     }
     let seeds = args.seeds.unwrap_or(p.defaults.seeds);
     if seeds == 0 {

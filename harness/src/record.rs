@@ -94,6 +94,10 @@ pub struct Record {
     pub timings: Timings,
     /// Peak resident memory of the cell's process (harness + plugin), bytes.
     pub peak_rss_bytes: u64,
+    /// Peak resident memory of the process when the method returned (data loading + the
+    /// method's own work, before the student is trained), bytes.
+    #[serde(default)]
+    pub compress_peak_rss_bytes: u64,
     pub method_metadata: serde_json::Value,
     pub error: Option<String>,
     /// Set when this record was copied from the reference cache.

@@ -5,6 +5,8 @@
 //!   `k` images gives all of them).
 //! - Fraction budget `f`: `round(f * N)` images in total, allocated to classes in proportion to
 //!   their size by largest remainder (ties to the lower class index), then drawn per class.
+//! - Byte budget `b`: as many images as fit at C·H·W bytes each plus a 1-byte label, allocated
+//!   the same way.
 
 use distillery_api::prelude::*;
 use serde::Deserialize;
@@ -65,10 +67,14 @@ impl Method for Random {
                     .unwrap_or(0);
                 apportion(&by_class.iter().map(Vec::len).collect::<Vec<_>>(), total)
             }
-            Budget::Bytes(_) => {
-                return Err(MethodError::Unsupported(
-                    "random does not take a byte budget yet".into(),
-                ))
+            Budget::Bytes(b) => {
+                // Each kept image costs its uint8 pixels plus a 1-byte hard label (<= 256 classes),
+                // as the harness counts storage.
+                let s = input.train.images.size();
+                let label = if input.num_classes() <= 256 { 1 } else { 2 };
+                let per_image = (s[1] * s[2] * s[3]) as u64 + label;
+                let total = (b / per_image) as usize;
+                apportion(&by_class.iter().map(Vec::len).collect::<Vec<_>>(), total)
             }
         };
         let mut rng = SplitMix64::new(ctx.seeds().selection);
