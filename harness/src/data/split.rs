@@ -2,53 +2,9 @@
 
 use super::RawSplit;
 
-/// SplitMix64 (Steele, Lea & Flood 2014; the generator Java's `SplittableRandom` and the
-/// xoshiro authors use for seeding): `state += 0x9E3779B97F4A7C15`, then the output is
-/// `z = state; z = (z ^ z>>30) * 0xBF58476D1CE4E5B9; z = (z ^ z>>27) * 0x94D049BB133111EB;
-/// z ^ z>>31`. Self-contained so splits never change with a dependency's version.
-#[derive(Debug, Clone)]
-pub struct SplitMix64 {
-    state: u64,
-}
-
-impl SplitMix64 {
-    /// A generator whose state starts at `seed`.
-    pub fn new(seed: u64) -> Self {
-        SplitMix64 { state: seed }
-    }
-
-    /// The next 64-bit output.
-    pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform integer in `0..bound` (Lemire's multiply-shift with rejection, unbiased).
-    ///
-    /// # Panics
-    /// If `bound == 0`.
-    pub fn below(&mut self, bound: u64) -> u64 {
-        assert!(bound > 0, "SplitMix64::below: bound must be positive");
-        let threshold = bound.wrapping_neg() % bound; // 2^64 mod bound
-        loop {
-            let m = self.next_u64() as u128 * bound as u128;
-            if (m as u64) >= threshold {
-                return (m >> 64) as u64;
-            }
-        }
-    }
-
-    /// Fisher–Yates shuffle: for `i` from `len-1` down to 1, swap `v[i]` with `v[below(i+1)]`.
-    pub fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            let j = self.below(i as u64 + 1) as usize;
-            v.swap(i, j);
-        }
-    }
-}
+/// The same SplitMix64 + Fisher–Yates the harness and plugins use (`distillery_api::rng`):
+/// one specified generator, so splits never change with a dependency's version.
+pub use distillery_api::rng::SplitMix64;
 
 /// Splits example indices into (train, validation), per class, deterministically.
 ///
