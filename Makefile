@@ -11,8 +11,10 @@ bench: setup
 	./target/release/bench --protocol hard-label $(ARGS)
 
 ## The test suite (what CI runs): unit tests, end-to-end CLI tests, plugin checks.
+## `bench` needs no LD_LIBRARY_PATH (it has a RUNPATH; the CLI tests run it without one), but
+## the unit-test binaries cargo makes for plugin crates link libtorch without one.
 test: setup
-	eval "$$(./setup.sh --print-env)" && cargo test --release --workspace --no-fail-fast
+	eval "$$(./setup.sh --print-env)" && LD_LIBRARY_PATH="$$DISTILLERY_TORCH_LIB$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH}" cargo test --release --workspace --no-fail-fast
 
 ## Formatting and lints (run before committing).
 check: setup

@@ -4,7 +4,8 @@
 #
 #   ./setup.sh              # venv + `cargo build --release --workspace`
 #   ./setup.sh --venv-only  # venv only; prints nothing but errors
-#   ./setup.sh --print-env  # print the shell exports the build needs (for `eval`)
+#   ./setup.sh --print-env  # print the shell exports the build needs (for `eval`); also
+#                           # DISTILLERY_TORCH_LIB, the libtorch folder (for test binaries)
 #
 # The virtualenv lives in a per-user cache keyed by the torch and Python versions, so fresh
 # clones and CI runs on the same machine reuse the ~4.6 GB install:
@@ -65,11 +66,13 @@ ensure_venv() {
 }
 
 print_env() {
-    local venv="$1"
+    local venv="$1" lib
+    lib="$("$venv/bin/python" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')"
     cat <<ENV
 export VIRTUAL_ENV='$venv'
 export PATH='$venv/bin':"\$PATH"
 export LIBTORCH_USE_PYTORCH=1
+export DISTILLERY_TORCH_LIB='$lib'
 ENV
 }
 
