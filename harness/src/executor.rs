@@ -170,6 +170,13 @@ pub fn run(
     }
     let exe = std::env::current_exe()?;
     let start = Instant::now();
+    // Longest first (reference cells, then larger budgets): with several cells in parallel the
+    // run then ends on short cells instead of one long straggler. Stable: plan order otherwise.
+    todo.sort_by(|a, b| {
+        cost_rank(b)
+            .partial_cmp(&cost_rank(a))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
     let mut queue = todo.into_iter();
     let mut running: Vec<Running> = Vec::new();
     let mut finished_now = 0usize;
@@ -267,6 +274,16 @@ pub fn run(
     }
     bar.finish_and_clear();
     Ok(done)
+}
+
+/// A rough cost order of a cell: reference cells (whole train split) first, then by budget size.
+fn cost_rank(c: &CellSpec) -> f64 {
+    match c.budget {
+        None => f64::INFINITY,
+        Some(distillery_api::Budget::Ipc(k)) => k as f64,
+        Some(distillery_api::Budget::Fraction(f)) => 1e6 * f,
+        Some(distillery_api::Budget::Bytes(b)) => b as f64 / 1e3,
+    }
 }
 
 pub fn fmt_secs(s: f64) -> String {
