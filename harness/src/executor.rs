@@ -169,7 +169,6 @@ pub fn run(
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     let exe = std::env::current_exe()?;
-    let start = Instant::now();
     // Longest first (reference cells, then larger budgets): with several cells in parallel the
     // run then ends on short cells instead of one long straggler. Stable: plan order otherwise.
     todo.sort_by(|a, b| {
@@ -177,12 +176,14 @@ pub fn run(
             .partial_cmp(&cost_rank(a))
             .unwrap_or(std::cmp::Ordering::Equal)
     });
-    let mut queue = todo.into_iter();
+    let mut queue: std::collections::VecDeque<CellSpec> = todo.into();
+    // Wall time of the cells finished in this run, by budget label (for the ETA).
+    let mut durations: HashMap<String, Vec<f64>> = HashMap::new();
     let mut running: Vec<Running> = Vec::new();
     let mut finished_now = 0usize;
     loop {
         while running.len() < opts.jobs.max(1) {
-            let Some(cell) = queue.next() else { break };
+            let Some(cell) = queue.pop_front() else { break };
             let log = out.join("logs").join(format!("{}.log", cell.id));
             let f = std::fs::File::create(&log)?;
             let child = Command::new(&exe)
@@ -255,8 +256,11 @@ pub fn run(
                         .unwrap_or("")
                 ),
             };
-            let elapsed = start.elapsed().as_secs_f64();
-            let eta = elapsed / finished_now as f64 * (total - n_done) as f64;
+            durations
+                .entry(label_of(&r.cell))
+                .or_default()
+                .push(r.started.elapsed().as_secs_f64());
+            let eta = estimate_remaining(&durations, &queue, &running, opts.jobs.max(1));
             let line = format!(
                 "[{n_done}/{total}] {} {what} ({:.1} s; ETA {})",
                 r.cell.id,
@@ -274,6 +278,34 @@ pub fn run(
     }
     bar.finish_and_clear();
     Ok(done)
+}
+
+fn label_of(c: &CellSpec) -> String {
+    c.budget.map(|b| b.label()).unwrap_or_else(|| "full".into())
+}
+
+/// Seconds left: every queued or running cell is estimated by the mean wall time of finished
+/// cells with the same budget (else of all finished cells), spread over the parallel slots.
+fn estimate_remaining(
+    durations: &HashMap<String, Vec<f64>>,
+    queue: &std::collections::VecDeque<CellSpec>,
+    running: &[Running],
+    jobs: usize,
+) -> f64 {
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let all: Vec<f64> = durations.values().flatten().copied().collect();
+    let est = |c: &CellSpec| {
+        durations
+            .get(&label_of(c))
+            .map(|v| mean(v))
+            .unwrap_or_else(|| mean(&all))
+    };
+    let queued: f64 = queue.iter().map(est).sum();
+    let in_flight: f64 = running
+        .iter()
+        .map(|r| (est(&r.cell) - r.started.elapsed().as_secs_f64()).max(0.0))
+        .sum();
+    (queued + in_flight) / jobs as f64
 }
 
 /// A rough cost order of a cell: reference cells (whole train split) first, then by budget size.
