@@ -4,7 +4,7 @@
 
 use crate::dataset::Prepared;
 use crate::plan::{CellSpec, Plan};
-use crate::record::{self, DatasetRef, ProtocolRef, Record, Status, Timings, Versions};
+use crate::record::{self, DatasetRef, Record, Status};
 use crate::{plugin, train, validate};
 use distillery_api::method::{device_string, parse_device, ProtocolView, RequestMeta};
 use distillery_api::{Budget, Family, Split};
@@ -39,54 +39,17 @@ pub fn run(plan: &Plan, cell: &CellSpec, out: &Path) -> anyhow::Result<Record> {
     let plugin = plugin::find(&cell.method, &plan.plugin_dirs)?;
     let load_seconds = t0.elapsed().as_secs_f64();
 
-    let mut rec = Record {
-        schema: record::SCHEMA,
-        status: Status::Failed,
-        cell_id: cell.id.clone(),
-        method: cell.method.clone(),
-        family: plugin.info.family.as_str().into(),
-        plugin_version: plugin.info.version.clone(),
-        plugin_path: plugin.path.display().to_string(),
-        budget: cell.budget,
-        budget_label: cell
-            .budget
-            .map(|b| b.label())
-            .unwrap_or_else(|| "full".into()),
-        seed: cell.seed,
-        seeds: cell.seeds,
-        protocol: ProtocolRef {
-            name: p.name.clone(),
-            version: p.version.clone(),
-            hash: loaded.hash.clone(),
-            origin: loaded.origin.clone(),
-        },
-        dataset: DatasetRef {
-            name: data.name.clone(),
-            checksum: data.checksum.clone(),
-            classes: data.num_classes(),
-            shape: data.shape,
-            train: data.train.len(),
-            val: data.val.len(),
-            test: data.test.len(),
-        },
-        device: device_string(device),
-        threads: plan.threads_per_cell,
-        deterministic: device == tch::Device::Cpu,
-        versions: Versions::current(),
-        evaluation: None,
-        storage: None,
-        per_class: None,
-        timings: Timings {
-            load_seconds,
-            ..Default::default()
-        },
-        peak_rss_bytes: 0,
-        compress_peak_rss_bytes: 0,
-        method_metadata: serde_json::Value::Null,
-        error: None,
-        cached_from: None,
-        finished_at: 0,
+    let dataset = DatasetRef {
+        name: data.name.clone(),
+        checksum: data.checksum.clone(),
+        classes: data.num_classes(),
+        shape: data.shape,
+        train: data.train.len(),
+        val: data.val.len(),
+        test: data.test.len(),
     };
+    let mut rec = Record::skeleton(plan, cell, Some(&plugin), dataset);
+    rec.timings.load_seconds = load_seconds;
 
     let reference = plugin.info.family == Family::Reference;
     let budget = cell.budget.unwrap_or(Budget::Fraction(1.0));

@@ -336,63 +336,18 @@ fn failed_record(
     reason: String,
     secs: f64,
 ) -> Record {
-    let loaded = plan.protocol().ok();
-    Record {
-        schema: record::SCHEMA,
-        status: Status::Failed,
-        cell_id: cell.id.clone(),
-        method: cell.method.clone(),
-        family: plugin
-            .map(|p| p.info.family.as_str().to_string())
-            .unwrap_or_default(),
-        plugin_version: plugin.map(|p| p.info.version.clone()).unwrap_or_default(),
-        plugin_path: plugin
-            .map(|p| p.path.display().to_string())
-            .unwrap_or_default(),
-        budget: cell.budget,
-        budget_label: cell
-            .budget
-            .map(|b| b.label())
-            .unwrap_or_else(|| "full".into()),
-        seed: cell.seed,
-        seeds: cell.seeds,
-        protocol: record::ProtocolRef {
-            name: loaded
-                .as_ref()
-                .map(|l| l.protocol.name.clone())
-                .unwrap_or_default(),
-            version: loaded
-                .as_ref()
-                .map(|l| l.protocol.version.clone())
-                .unwrap_or_default(),
-            hash: plan.protocol_hash.clone(),
-            origin: plan.protocol_origin.clone(),
-        },
-        dataset: record::DatasetRef {
-            name: plan.dataset.clone(),
-            checksum: plan.dataset_checksum.clone(),
-            classes: 0,
-            shape: [0, 0, 0],
-            train: 0,
-            val: 0,
-            test: 0,
-        },
-        device: plan.device.clone(),
-        threads: plan.threads_per_cell,
-        deterministic: plan.device == "cpu",
-        versions: record::Versions::current(),
-        evaluation: None,
-        storage: None,
-        per_class: None,
-        timings: record::Timings {
-            total_seconds: secs,
-            ..Default::default()
-        },
-        peak_rss_bytes: 0,
-        compress_peak_rss_bytes: 0,
-        method_metadata: serde_json::Value::Null,
-        error: Some(reason),
-        cached_from: None,
-        finished_at: record::now(),
-    }
+    let dataset = record::DatasetRef {
+        name: plan.dataset.clone(),
+        checksum: plan.dataset_checksum.clone(),
+        classes: 0,
+        shape: [0, 0, 0],
+        train: 0,
+        val: 0,
+        test: 0,
+    };
+    let mut rec = Record::skeleton(plan, cell, plugin, dataset);
+    rec.timings.total_seconds = secs;
+    rec.error = Some(reason);
+    rec.finished_at = record::now();
+    rec
 }

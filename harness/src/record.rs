@@ -107,6 +107,64 @@ pub struct Record {
 }
 
 impl Record {
+    /// The record of `cell` before anything has run (status `Failed`, nothing measured): the
+    /// one skeleton both the cell process and, for a crashed cell, the executor fill in.
+    pub fn skeleton(
+        plan: &crate::plan::Plan,
+        cell: &crate::plan::CellSpec,
+        plugin: Option<&crate::plugin::Plugin>,
+        dataset: DatasetRef,
+    ) -> Record {
+        let loaded = plan.protocol().ok();
+        let from_protocol = |f: fn(&crate::protocol::Protocol) -> &String| {
+            loaded
+                .as_ref()
+                .map(|l| f(&l.protocol).clone())
+                .unwrap_or_default()
+        };
+        Record {
+            schema: SCHEMA,
+            status: Status::Failed,
+            cell_id: cell.id.clone(),
+            method: cell.method.clone(),
+            family: plugin
+                .map(|p| p.info.family.as_str().to_string())
+                .unwrap_or_default(),
+            plugin_version: plugin.map(|p| p.info.version.clone()).unwrap_or_default(),
+            plugin_path: plugin
+                .map(|p| p.path.display().to_string())
+                .unwrap_or_default(),
+            budget: cell.budget,
+            budget_label: cell
+                .budget
+                .map(|b| b.label())
+                .unwrap_or_else(|| "full".into()),
+            seed: cell.seed,
+            seeds: cell.seeds,
+            protocol: ProtocolRef {
+                name: from_protocol(|p| &p.name),
+                version: from_protocol(|p| &p.version),
+                hash: plan.protocol_hash.clone(),
+                origin: plan.protocol_origin.clone(),
+            },
+            dataset,
+            device: plan.device.clone(),
+            threads: plan.threads_per_cell,
+            deterministic: plan.device == "cpu",
+            versions: Versions::current(),
+            evaluation: None,
+            storage: None,
+            per_class: None,
+            timings: Timings::default(),
+            peak_rss_bytes: 0,
+            compress_peak_rss_bytes: 0,
+            method_metadata: serde_json::Value::Null,
+            error: None,
+            cached_from: None,
+            finished_at: 0,
+        }
+    }
+
     pub fn accuracy(&self) -> Option<f64> {
         self.evaluation.as_ref().map(|e| e.top1)
     }
