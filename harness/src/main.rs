@@ -47,7 +47,8 @@ struct RunArgs {
     /// ImageFolder datasets: 3 (RGB) or 1 (grayscale) channels.
     #[arg(long, default_value_t = 3)]
     channels: usize,
-    /// Methods to run, comma-separated, or `all` for every installed plugin.
+    /// Methods to run, comma-separated, or `all` for every installed plugin (replaces the
+    /// protocol's default list; the `random` baseline is always added).
     #[arg(long, value_delimiter = ',')]
     methods: Option<Vec<String>>,
     /// Images-per-class budgets, comma-separated.
@@ -71,7 +72,7 @@ struct RunArgs {
     /// Total CPU threads (default: SLURM_CPUS_PER_TASK or all CPUs), split across parallel cells.
     #[arg(long)]
     threads: Option<usize>,
-    /// Cells run in parallel (default: 1 on GPU; on CPU, one per 2 threads... see README).
+    /// Cells run in parallel (default: 1 on GPU; on CPU, one per thread, each cell single-threaded).
     #[arg(long)]
     jobs: Option<usize>,
     /// Extra plugin directories or files (also DISTILLERY_PLUGINS, `:`-separated).
