@@ -4,8 +4,7 @@
 //! averaged over the models. The highest-scoring examples are kept. See README.md.
 
 use distillery_api::prelude::*;
-use distillery_api::rng::derive_seed;
-use distillery_pruning_common::scores::{self as sc_, mean_scores};
+use distillery_pruning_common::scores as sc_;
 use distillery_pruning_common::scoring::{self, ScoringDefaults, ScoringOverrides};
 use distillery_pruning_common::{select, Order, Plan, TieBreak};
 use serde::Deserialize;
@@ -54,34 +53,23 @@ impl Method for El2n {
         let sc = cfg
             .scoring
             .resolve(&defaults(), &ctx.protocol().train, true)?;
-        let sel = ctx.seeds().selection;
         let labels = input.train.labels_vec();
-        let mut runs = Vec::new();
-        let mut val_acc = Vec::new();
-        for m in 0..cfg.models {
-            let span = 1.0 / cfg.models as f64;
-            let lo = m as f64 * span;
-            let seed = derive_seed(sel, &format!("el2n/model{m}"));
-            let what = format!("scoring net {}/{}", m + 1, cfg.models);
-            let (_vs, net) = scoring::train(
-                ctx,
-                input.train,
-                &sc,
-                seed,
-                None,
-                (lo, lo + 0.95 * span),
-                &what,
-            )?;
-            val_acc.push(scoring::val_accuracy(ctx, net.as_ref(), input.val));
-            let z = sc_::rows(&scoring::logits(ctx, net.as_ref(), &input.train.images));
-            runs.push(
-                z.iter()
+        let (scores, val_acc) = scoring::averaged_over_models(
+            ctx,
+            input.train,
+            input.val,
+            &sc,
+            Self::NAME,
+            cfg.models,
+            0.95,
+            |_vs, net, _span, _what| {
+                let z = sc_::rows(&scoring::logits(ctx, net, &input.train.images));
+                Ok(z.iter()
                     .zip(&labels)
                     .map(|(r, &y)| sc_::el2n(r, y as usize))
-                    .collect(),
-            );
-        }
-        let scores = mean_scores(&runs);
+                    .collect())
+            },
+        )?;
         let chosen = select::select_top(
             &scores,
             &labels,

@@ -7,8 +7,7 @@
 //! uses the closed form over the final linear layer (DeepCore's approximation). See README.md.
 
 use distillery_api::prelude::*;
-use distillery_api::rng::derive_seed;
-use distillery_pruning_common::scores::{self as sc_, mean_scores};
+use distillery_pruning_common::scores as sc_;
 use distillery_pruning_common::scoring::{self, ScoringDefaults, ScoringOverrides};
 use distillery_pruning_common::{select, Order, Plan, TieBreak};
 use serde::Deserialize;
@@ -68,51 +67,39 @@ impl Method for Grand {
         let sc = cfg
             .scoring
             .resolve(&defaults(), &ctx.protocol().train, true)?;
-        let sel = ctx.seeds().selection;
         let labels = input.train.labels_vec();
-        let mut runs = Vec::new();
-        let mut val_acc = Vec::new();
-        for m in 0..cfg.models {
-            let span = 1.0 / cfg.models as f64;
-            let lo = m as f64 * span;
-            let seed = derive_seed(sel, &format!("grand/model{m}"));
-            let what = format!("scoring net {}/{}", m + 1, cfg.models);
-            let (vs, net) = scoring::train(
-                ctx,
-                input.train,
-                &sc,
-                seed,
-                None,
-                (lo, lo + 0.6 * span),
-                &what,
-            )?;
-            val_acc.push(scoring::val_accuracy(ctx, net.as_ref(), input.val));
-            let run: Vec<f64> = match cfg.gradient {
-                Gradient::Full => scoring::per_example_grad_norms(
+        let (scores, val_acc) = scoring::averaged_over_models(
+            ctx,
+            input.train,
+            input.val,
+            &sc,
+            Self::NAME,
+            cfg.models,
+            0.6,
+            |vs, net, span, what| match cfg.gradient {
+                Gradient::Full => Ok(scoring::per_example_grad_norms(
                     ctx,
-                    &vs,
-                    net.as_ref(),
+                    vs,
+                    net,
                     &input.train.images,
                     &input.train.labels,
-                    (lo + 0.6 * span, lo + span),
-                    &what,
-                ),
+                    span,
+                    what,
+                )),
                 Gradient::LastLayer => {
-                    let h = scoring::embed(ctx, net.as_ref(), &input.train.images);
+                    let h = scoring::embed(ctx, net, &input.train.images);
                     let h_sq: Vec<f64> =
                         Vec::<f64>::try_from(h.square().sum_dim_intlist(1, false, Kind::Double))
                             .map_err(MethodError::Torch)?;
                     let z = sc_::rows(&net.classify(&h.to_device(ctx.device())).detach());
-                    z.iter()
+                    Ok(z.iter()
                         .zip(&labels)
                         .zip(&h_sq)
                         .map(|((r, &y), &hs)| sc_::grand_last_layer(r, y as usize, hs))
-                        .collect()
+                        .collect())
                 }
-            };
-            runs.push(run);
-        }
-        let scores = mean_scores(&runs);
+            },
+        )?;
         let chosen = select::select_top(
             &scores,
             &labels,

@@ -100,6 +100,56 @@ impl ScoringOverrides {
     }
 }
 
+/// Per-example scores averaged over independently initialised scoring nets (EL2N, GraNd).
+///
+/// Trains `models` nets on `train` with `sc`, net `m` seeded by
+/// `derive_seed(ctx.seeds().selection, "<name>/model<m>")`; each net gets an equal share of the
+/// progress bar, `train_share` of it for training. `score` then maps (variables, net, the rest
+/// of its progress span, a label) to one score per train example. Returns the element-wise mean
+/// over nets and each net's validation accuracy.
+#[allow(clippy::too_many_arguments)]
+pub fn averaged_over_models(
+    ctx: &Context,
+    train: &Split,
+    val: &Split,
+    sc: &Scoring,
+    name: &str,
+    models: usize,
+    train_share: f64,
+    mut score: impl FnMut(
+        &tch::nn::VarStore,
+        &dyn Network,
+        (f64, f64),
+        &str,
+    ) -> Result<Vec<f64>, MethodError>,
+) -> Result<(Vec<f64>, Vec<Option<f64>>), MethodError> {
+    let sel = ctx.seeds().selection;
+    let (mut runs, mut val_acc) = (Vec::new(), Vec::new());
+    for m in 0..models {
+        let span = 1.0 / models as f64;
+        let lo = m as f64 * span;
+        let seed = derive_seed(sel, &format!("{name}/model{m}"));
+        let what = format!("scoring net {}/{}", m + 1, models);
+        let (vs, net) = self::train(
+            ctx,
+            train,
+            sc,
+            seed,
+            None,
+            (lo, lo + train_share * span),
+            &what,
+        )?;
+        val_acc.push(val_accuracy(ctx, net.as_ref(), val));
+        runs.push(score(
+            &vs,
+            net.as_ref(),
+            (lo + train_share * span, lo + span),
+            &what,
+        )?);
+    }
+    Ok((crate::scores::mean_scores(&runs), val_acc))
+}
+
 /// Per-step callback of the fit loop: (epoch, batch indices into the split, batch logits).
 pub type OnBatch<'a> = &'a mut dyn FnMut(usize, &[i64], &Tensor);
 
