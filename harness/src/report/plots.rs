@@ -81,15 +81,7 @@ pub fn accuracy_vs_budget_svg(rep: &Report) -> Option<String> {
             .x_label_area_size(45)
             .y_label_area_size(60)
             .build_cartesian_2d(-0.5f64..(nb as f64 - 0.5), y0..y1)?;
-        let budgets = rep.budgets.clone();
-        let fmt = move |x: &f64| {
-            let i = x.round();
-            if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < budgets.len() {
-                budget_header(&budgets[i as usize])
-            } else {
-                String::new()
-            }
-        };
+        let fmt = budget_ticks(&rep.budgets);
         chart
             .configure_mesh()
             .x_labels(4 * nb + 1)
@@ -240,6 +232,19 @@ pub fn accuracy_vs_storage_svg(rep: &Report) -> Option<String> {
     r.ok().map(|_| svg)
 }
 
+/// Tick labels of a categorical budget axis: budget `i` sits at x = i; other ticks are blank.
+fn budget_ticks(budgets: &[String]) -> impl Fn(&f64) -> String {
+    let budgets = budgets.to_vec();
+    move |x: &f64| {
+        let i = x.round();
+        if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < budgets.len() {
+            budget_header(&budgets[i as usize])
+        } else {
+            String::new()
+        }
+    }
+}
+
 /// Label gain (soft − hard, points) vs budget per method. `None` until a soft-label protocol
 /// exists and [`Report::label_gain`] is filled (see [`super::aggregate::LabelGain`]).
 pub fn label_gain_svg(rep: &Report) -> Option<String> {
@@ -258,15 +263,7 @@ pub fn label_gain_svg(rep: &Report) -> Option<String> {
             .x_label_area_size(45)
             .y_label_area_size(60)
             .build_cartesian_2d(-0.5f64..(nb as f64 - 0.5), lo..hi)?;
-        let budgets = rep.budgets.clone();
-        let fmt = move |x: &f64| {
-            let i = x.round();
-            if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < budgets.len() {
-                budget_header(&budgets[i as usize])
-            } else {
-                String::new()
-            }
-        };
+        let fmt = budget_ticks(&rep.budgets);
         chart
             .configure_mesh()
             .x_labels(4 * nb + 1)
