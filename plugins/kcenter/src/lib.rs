@@ -61,18 +61,8 @@ impl Method for KCenter {
             .resolve(&defaults(), &ctx.protocol().train, true)?;
         let sel = ctx.seeds().selection;
         let seed = derive_seed(sel, "kcenter/scoring");
-        let (_vs, net) = scoring::train(
-            ctx,
-            input.train,
-            &sc,
-            seed,
-            None,
-            (0.0, 0.9),
-            "embedding net",
-        )?;
-        let val_acc = scoring::val_accuracy(ctx, net.as_ref(), input.val);
-        ctx.progress(0.9, "embedding the train split");
-        let emb = scoring::to_rows(&scoring::embed(ctx, net.as_ref(), &input.train.images));
+        let (emb, val_acc) =
+            scoring::train_split_embeddings(ctx, input.train, input.val, &sc, seed)?;
         ctx.progress(0.95, "k-center");
         let labels = input.train.labels_vec();
         let mut chosen = Vec::new();

@@ -100,6 +100,22 @@ impl ScoringOverrides {
     }
 }
 
+/// Embeddings of the train split under a freshly trained embedding net (herding, k-center):
+/// trains on `train` with `sc` and `seed` (progress 0–0.9), measures the net on `val`, and
+/// returns the penultimate features of every train image (eval mode) with that accuracy.
+pub fn train_split_embeddings(
+    ctx: &Context,
+    train: &Split,
+    val: &Split,
+    sc: &Scoring,
+    seed: u64,
+) -> Result<(Vec<Vec<f32>>, Option<f64>), MethodError> {
+    let (_vs, net) = self::train(ctx, train, sc, seed, None, (0.0, 0.9), "embedding net")?;
+    let val_acc = val_accuracy(ctx, net.as_ref(), val);
+    ctx.progress(0.9, "embedding the train split");
+    Ok((to_rows(&embed(ctx, net.as_ref(), &train.images)), val_acc))
+}
+
 /// Per-example scores averaged over independently initialised scoring nets (EL2N, GraNd).
 ///
 /// Trains `models` nets on `train` with `sc`, net `m` seeded by
