@@ -416,10 +416,20 @@ fn bench(args: RunArgs) -> anyhow::Result<ExitCode> {
         Some(m) => m.clone(),
         None => p.defaults.methods.clone(),
     };
+    // Families from the plugins already loaded; `find` only runs for a missing name, to
+    // explain what is available and what was rejected.
+    let family_of = |m: &str| -> anyhow::Result<distillery_api::Family> {
+        match by_name.get(m) {
+            Some(p) => Ok(p.info.family),
+            None => Err(user(plugin::find(m, &args.plugins).err().map_or_else(
+                || format!("no plugin named '{m}'"),
+                |e| e.to_string(),
+            ))),
+        }
+    };
     let mut methods = Vec::new();
     for m in &wanted {
-        let pl = plugin::find(m, &args.plugins).map_err(user)?;
-        methods.push((m.clone(), pl.info.family));
+        methods.push((m.clone(), family_of(m)?));
     }
     // The random baseline runs in every table that has a competing method.
     if !methods.iter().any(|(m, _)| m == report::BASELINE)
@@ -427,8 +437,7 @@ fn bench(args: RunArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .any(|(_, f)| *f != distillery_api::Family::Reference)
     {
-        let pl = plugin::find(report::BASELINE, &args.plugins).map_err(user)?;
-        methods.insert(0, (report::BASELINE.into(), pl.info.family));
+        methods.insert(0, (report::BASELINE.into(), family_of(report::BASELINE)?));
         eprintln!(
             "note: added the '{}' baseline: every method is compared with it",
             report::BASELINE
