@@ -44,11 +44,20 @@ sys.exit(0 if torch.__version__.split("+")[0] == sys.argv[1] else 1)
 PY
 }
 
+# `safetensors` (Python) writes compressed sets in the layout `bench` imports
+# (examples/python/save_distilled_set.py; run by tests/import_export.rs).
+ensure_safetensors() {  # $1 = venv dir
+    "$1/bin/python" -c 'import safetensors' >/dev/null 2>&1 && return 0
+    echo "setup.sh: installing safetensors into $1" >&2
+    "$1/bin/python" -m pip install -q "safetensors>=0.4" >&2 \
+        || die "pip could not install safetensors into $1 (needed by examples/python and the import tests)"
+}
+
 ensure_venv() {
     local py venv
     py="$(find_python)" || die "no Python 3.10-3.14 found. Install one (Debian/Ubuntu: 'apt-get install python3 python3-venv'), or point DISTILLERY_PYTHON at it."
     venv="$(venv_dir "$py")"
-    if torch_ok "$venv"; then echo "$venv"; return 0; fi
+    if torch_ok "$venv"; then ensure_safetensors "$venv"; echo "$venv"; return 0; fi
     if [ -x "$venv/bin/python" ]; then
         local found
         found="$("$venv/bin/python" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo none)"
@@ -62,6 +71,7 @@ ensure_venv() {
     "$venv/bin/python" -m pip install "torch==$TORCH_VERSION" numpy >&2 \
         || die "pip could not install torch==$TORCH_VERSION into $venv. PyTorch $TORCH_VERSION needs Python 3.10-3.14 on x86-64/aarch64 Linux and access to PyPI."
     torch_ok "$venv" || die "torch in $venv does not report version $TORCH_VERSION after install"
+    ensure_safetensors "$venv"
     echo "$venv"
 }
 

@@ -4,8 +4,10 @@
 
 use crate::dataset::Prepared;
 use crate::plan::{CellSpec, Plan};
+use crate::protocol::{LabelMode, Protocol};
+use crate::record::TeacherRecord;
 use crate::record::{self, DatasetRef, Record, Status};
-use crate::{plugin, train, validate};
+use crate::{train, validate};
 use distillery_api::method::{device_string, parse_device, ProtocolView, RequestMeta};
 use distillery_api::{Budget, Family, Split};
 use std::path::Path;
@@ -17,6 +19,42 @@ fn private_copy(s: &Split) -> Split {
         images: s.images.copy(),
         labels: s.labels.copy(),
     }
+}
+
+/// The request a cell's method receives: also what `bench export` sends (crate::export), so
+/// an exported set is exactly the one the cell would evaluate. An imported cell's request
+/// carries its planned file (crate::import::request_for).
+pub fn request_meta(
+    loaded: &crate::protocol::Loaded,
+    cell: &CellSpec,
+    data: &Prepared,
+    device: tch::Device,
+    scratch: std::path::PathBuf,
+    config: serde_json::Value,
+) -> RequestMeta {
+    let p = &loaded.protocol;
+    let meta = RequestMeta {
+        method: cell.method.clone(),
+        budget: cell.budget.unwrap_or(Budget::Fraction(1.0)),
+        class_names: data.class_names.clone(),
+        seeds: cell.seeds,
+        device: device_string(device),
+        scratch_dir: scratch,
+        config,
+        cache_dir: crate::executor::cache_root().unwrap_or_default(),
+        protocol: ProtocolView {
+            name: p.name.clone(),
+            hash: loaded.hash.clone(),
+            student: p.student.clone(),
+            train: p.train.clone(),
+            mean: data.mean.clone(),
+            std: data.std.clone(),
+            mirror_invariant: data.mirror_invariant,
+            labels: p.labels.as_str().to_string(),
+            teacher: p.teacher.clone(),
+        },
+    };
+    crate::import::request_for(cell, meta)
 }
 
 /// Runs the cell and writes its record (also when the method fails). Returns the record.
@@ -36,7 +74,8 @@ pub fn run(plan: &Plan, cell: &CellSpec, out: &Path) -> anyhow::Result<Record> {
             out.join("plan.json").display()
         );
     }
-    let plugin = plugin::find(&cell.method, &plan.plugin_dirs)?;
+    // A plugin by name, or the built-in importer for a set imported from a file.
+    let plugin = crate::import::plugin_for(cell, &plan.plugin_dirs)?;
     let load_seconds = t0.elapsed().as_secs_f64();
 
     let dataset = DatasetRef {
@@ -49,30 +88,14 @@ pub fn run(plan: &Plan, cell: &CellSpec, out: &Path) -> anyhow::Result<Record> {
         test: data.test.len(),
     };
     let mut rec = Record::skeleton(plan, cell, Some(&plugin), dataset);
+    let method_config = rec.method_config.clone();
     rec.timings.load_seconds = load_seconds;
 
     let reference = plugin.info.family == Family::Reference;
     let budget = cell.budget.unwrap_or(Budget::Fraction(1.0));
     let scratch = out.join("scratch").join(&cell.id);
     std::fs::create_dir_all(&scratch)?;
-    let meta = RequestMeta {
-        method: cell.method.clone(),
-        budget,
-        class_names: data.class_names.clone(),
-        seeds: cell.seeds,
-        device: device_string(device),
-        scratch_dir: scratch,
-        config: loaded.method_config(&cell.method),
-        protocol: ProtocolView {
-            name: p.name.clone(),
-            hash: loaded.hash.clone(),
-            student: p.student.clone(),
-            train: p.train.clone(),
-            mean: data.mean.clone(),
-            std: data.std.clone(),
-            mirror_invariant: data.mirror_invariant,
-        },
-    };
+    let meta = request_meta(&loaded, cell, &data, device, scratch, method_config.clone());
     let outcome = (|| -> Result<(), String> {
         let t = Instant::now();
         let (train_copy, val_copy) = (private_copy(&data.train), private_copy(&data.val));
@@ -115,14 +138,52 @@ pub fn run(plan: &Plan, cell: &CellSpec, out: &Path) -> anyhow::Result<Record> {
                 plugin.path.display()
             )
         })?;
-        rec.storage = Some(set.storage.clone());
         rec.per_class = Some(set.per_class.clone());
+        // The teacher, where the labels need one: every cell of a soft-label protocol, and a
+        // native-label cell whose method declared a KD-style label function.
+        let needs_teacher = match p.labels {
+            LabelMode::Hard => false,
+            LabelMode::Soft => true,
+            LabelMode::Native => set.label_spec.as_ref().is_some_and(|l| l.needs_teacher()),
+        };
+        let teacher = if needs_teacher {
+            let t = obtain_teacher(p, &data, device)?;
+            rec.teacher = Some(t.1.clone());
+            Some(t.0)
+        } else {
+            None
+        };
+        let mut storage = set.storage.clone();
+        match p.labels {
+            // Labels come from the online teacher: nothing stored, its parameters instead.
+            LabelMode::Soft => {
+                storage.total_bytes -= storage.label_bytes;
+                storage.label_bytes = 0;
+                storage.teacher_parameter_bytes = rec.teacher.as_ref().map(|t| t.parameter_bytes);
+            }
+            LabelMode::Native => {
+                storage.teacher_parameter_bytes = rec.teacher.as_ref().map(|t| t.parameter_bytes);
+            }
+            LabelMode::Hard => {}
+        }
+        rec.storage = Some(storage);
+        let labelling = match p.labels {
+            LabelMode::Hard => train::Labelling::Hard,
+            LabelMode::Soft => train::Labelling::Soft {
+                teacher: teacher.as_ref().expect("obtained above"),
+                temperature: p.soft.as_ref().map_or(1.0, |s| s.temperature),
+            },
+            LabelMode::Native => train::Labelling::Native {
+                teacher: teacher.as_ref(),
+            },
+        };
         let recipe = if reference { &p.reference } else { &p.train };
         let ev = train::train_and_evaluate(
             &data,
             &set,
             &p.student,
             recipe,
+            &labelling,
             p.eval.batch_size,
             &cell.seeds,
             device,
@@ -142,4 +203,48 @@ pub fn run(plan: &Plan, cell: &CellSpec, out: &Path) -> anyhow::Result<Record> {
     rec.finished_at = record::now();
     record::write_atomic(&record::path_for(out, &cell.id), &rec)?;
     Ok(rec)
+}
+
+/// The protocol's teacher for `data` (cached per user; trained on first use) and its record,
+/// including its own test accuracy.
+pub fn obtain_teacher(
+    p: &Protocol,
+    data: &Prepared,
+    device: tch::Device,
+) -> Result<(distillery_api::teacher::Teacher, TeacherRecord), String> {
+    let spec = p.teacher.as_ref().ok_or_else(|| {
+        format!(
+            "protocol '{}' has no [teacher] table, but its labels need one",
+            p.name
+        )
+    })?;
+    let root = crate::executor::cache_root()
+        .unwrap_or_else(|| std::env::temp_dir().join("distillery-cache"));
+    let tdata = distillery_api::teacher::TeacherData {
+        train: &data.train,
+        val: &data.val,
+        num_classes: data.num_classes(),
+        mean: &data.mean,
+        std: &data.std,
+        mirror_invariant: data.mirror_invariant,
+    };
+    let mut last = Instant::now();
+    let t = distillery_api::teacher::obtain(
+        spec,
+        &tdata,
+        device,
+        &root,
+        &mut |f, m| {
+            if last.elapsed().as_secs_f64() > 5.0 || f >= 1.0 {
+                eprintln!("[teacher] {:.0}% {m}", f * 100.0);
+                last = Instant::now();
+            }
+        },
+        &mut |w| eprintln!("warning: {w}"),
+    )
+    .map_err(|e| format!("the protocol's teacher: {e}"))?;
+    let xt = distillery_api::nn::normalize(&data.test.images, &data.mean, &data.std, device);
+    let test_acc = distillery_api::teacher::accuracy(&t, &xt, &data.test.labels);
+    let r = TeacherRecord::new(&t, test_acc);
+    Ok((t, r))
 }

@@ -30,8 +30,9 @@ pub struct Check {
     pub outcome: Outcome,
 }
 
-/// Runs the conformance check; the report lists every check.
-pub fn run(path: &Path) -> Vec<Check> {
+/// Runs the conformance check; the report lists every check. `config` is the method's table
+/// (from `bench plugin check --config FILE`), `{}` for the plugin's defaults.
+pub fn run(path: &Path, config: &serde_json::Value) -> Vec<Check> {
     let mut out = Vec::new();
     let push = |out: &mut Vec<Check>, name: &str, o: Outcome| {
         out.push(Check {
@@ -137,7 +138,8 @@ pub fn run(path: &Path) -> Vec<Check> {
         seeds: crate::plan::derive_seeds(seed),
         device: "cpu".into(),
         scratch_dir: scratch.clone(),
-        config: serde_json::json!({}),
+        cache_dir: scratch.join("cache"),
+        config: config.clone(),
         protocol: ProtocolView {
             name: "conformance".into(),
             hash: "conformance".into(),
@@ -150,6 +152,8 @@ pub fn run(path: &Path) -> Vec<Check> {
             mean: mean.clone(),
             std: std.clone(),
             mirror_invariant: false,
+            labels: "hard".into(),
+            teacher: None,
         },
     };
     let call = |budget: Budget, seed: u64| -> Result<RawOutput, CallError> {

@@ -18,12 +18,17 @@ pub struct Options {
     pub reference_cache: Option<PathBuf>,
 }
 
-/// The default per-user cache folder for reference cells.
-pub fn default_cache_dir() -> Option<PathBuf> {
+/// The per-user cache root: `$XDG_CACHE_HOME/distillery` or `~/.cache/distillery`.
+pub fn cache_root() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("distillery").join("reference"))
+    Some(base.join("distillery"))
+}
+
+/// The default per-user cache folder for reference cells.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    Some(cache_root()?.join("reference"))
 }
 
 fn cache_key(plan: &Plan, cell: &CellSpec, plugin: &Plugin) -> String {
@@ -44,13 +49,26 @@ fn cache_key(plan: &Plan, cell: &CellSpec, plugin: &Plugin) -> String {
     hex::encode(&Sha256::digest(key.as_bytes())[..16])
 }
 
-/// A finished record is reused only if it was made under the same protocol, dataset and
-/// plugin version.
+/// A finished record is reused only if it was made under the same protocol, dataset, plugin
+/// version and method configuration (records from before the configuration was recorded ran
+/// with the protocol's own table).
 fn is_current(r: &Record, plan: &Plan, plugin: Option<&Plugin>) -> bool {
+    let config_same = || {
+        let Ok(loaded) = plan.protocol() else {
+            return false;
+        };
+        let wanted = plan.method_config(&loaded, &r.method);
+        if r.method_config.is_null() {
+            wanted == loaded.method_config(&r.method)
+        } else {
+            r.method_config == wanted
+        }
+    };
     r.status == Status::Ok
         && r.protocol.hash == plan.protocol_hash
         && r.dataset.checksum == plan.dataset_checksum
         && plugin.is_some_and(|p| p.info.version == r.plugin_version)
+        && config_same()
 }
 
 fn log_tail(path: &Path, lines: usize) -> String {
@@ -104,7 +122,9 @@ pub fn run(
     let mut done: Vec<Record> = Vec::new();
     for cell in &plan.cells {
         let path = record::path_for(out, &cell.id);
-        let plugin = plugins.get(&cell.method);
+        // The importer for a set imported from a file: its version carries the file's hash.
+        let owned = crate::import::loaded_plugin_for(cell, plugins);
+        let plugin = owned.as_ref();
         if path.exists() {
             match record::read(&path) {
                 Ok(r) if is_current(&r, plan, plugin) => {
@@ -193,7 +213,14 @@ pub fn run(
                 .stdin(Stdio::null())
                 .stdout(f.try_clone()?)
                 .stderr(f)
-                .spawn()?;
+                .spawn()
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot start the cell process {} for {}: {e} (was bench rebuilt or removed while running?)",
+                        exe.display(),
+                        cell.id
+                    )
+                })?;
             running.push(Running {
                 cell,
                 child,
@@ -226,7 +253,7 @@ pub fn run(
                     let rec = failed_record(
                         plan,
                         &r.cell,
-                        plugins.get(&r.cell.method),
+                        crate::import::loaded_plugin_for(&r.cell, plugins).as_ref(),
                         reason,
                         r.started.elapsed().as_secs_f64(),
                     );

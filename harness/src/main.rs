@@ -48,9 +48,15 @@ struct RunArgs {
     #[arg(long, default_value_t = 3)]
     channels: usize,
     /// Methods to run, comma-separated, or `all` for every installed plugin (replaces the
-    /// protocol's default list; the `random` baseline is always added).
+    /// protocol's default list; the `random` baseline is always added). `file:PATH` evaluates
+    /// a compressed set read from a file (see --from).
     #[arg(long, value_delimiter = ',')]
     methods: Option<Vec<String>>,
+    /// Compressed sets made elsewhere, comma-separated: .safetensors, .npz or ImageFolder
+    /// directories, evaluated like plugins (rows `file:<name>`; same as --methods file:PATH,
+    /// added to the methods run). Layout: CONTRIBUTING.md, "Evaluating a set made elsewhere".
+    #[arg(long, value_delimiter = ',')]
+    from: Vec<PathBuf>,
     /// Images-per-class budgets, comma-separated.
     #[arg(long, value_delimiter = ',')]
     ipc: Option<Vec<usize>>,
@@ -81,6 +87,10 @@ struct RunArgs {
     /// Do not reuse or store reference (`full`) cells in the per-user cache.
     #[arg(long)]
     no_cache: bool,
+    /// Method settings outside the protocol: a TOML file of [methods.<name>] tables, merged
+    /// over the protocol's. Recorded in every cell; changes it re-run the affected cells.
+    #[arg(long)]
+    method_config: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -116,6 +126,10 @@ enum Cmd {
         /// Terminal table width in columns (default: the terminal's).
         #[arg(long)]
         width: Option<u16>,
+        /// Soft/native-label reports: the hard-label results of the same dataset for the label
+        /// gain (default: bench-out/hard-label/<dataset> or results/<dataset>/hard-label next to DIR).
+        #[arg(long)]
+        hard_label: Option<PathBuf>,
     },
     /// Compare two result directories (B - A per method and budget, with tests).
     Compare {
@@ -132,6 +146,31 @@ enum Cmd {
     Plugin {
         #[command(subcommand)]
         cmd: PluginCmd,
+    },
+    /// Run a method once (one budget, one seed, exactly as a cell would) and write its
+    /// compressed set: FILE.safetensors (the layout `--from` reads), FILE.npz or DIR/.
+    Export(distillery::export::ExportArgs),
+    /// Train (or load from the cache) the protocol's teacher and print its accuracy.
+    Teacher {
+        /// A protocol with a [teacher] table (soft-label, native-label or a file).
+        #[arg(long)]
+        protocol: String,
+        /// Dataset (default: the protocol's).
+        #[arg(long)]
+        dataset: Option<String>,
+        #[arg(long, default_value_t = 32)]
+        image_size: u32,
+        #[arg(long, default_value_t = 3)]
+        channels: usize,
+        /// cpu, cuda, cuda:N or auto.
+        #[arg(long, default_value = "auto")]
+        device: String,
+        /// CPU threads (default: all).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Print the teacher record as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Start a new method plugin from the template: plugins/NAME, added to the workspace.
     NewPlugin {
@@ -154,6 +193,10 @@ enum PluginCmd {
     Check {
         /// Path to the plugin's shared library (e.g. target/release/libdistillery_plugin_x.so).
         path: PathBuf,
+        /// A method-config file ([methods.<name>] tables); the plugin's table is passed to it
+        /// (e.g. fewer iterations for a quick check). Default: the plugin's own defaults.
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
 }
 
@@ -204,6 +247,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             publish,
             results,
             width,
+            hard_label,
         }) => {
             let format = if json { report::Format::Json } else { format };
             let args = report::ReportArgs {
@@ -213,6 +257,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 publish,
                 results,
                 width,
+                hard_label,
             };
             report::cli_report(&args).map_err(user)?;
             Ok(ExitCode::SUCCESS)
@@ -224,6 +269,54 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             width,
         }) => {
             report::cli_compare(&a, &b, format, width).map_err(user)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Teacher {
+            protocol,
+            dataset,
+            image_size,
+            channels,
+            device,
+            threads,
+            json,
+        }) => {
+            let loaded = Loaded::resolve(&protocol).map_err(user)?;
+            let p = &loaded.protocol;
+            if p.teacher.is_none() {
+                return Err(user(format!(
+                    "{}: protocol '{}' has no [teacher] table",
+                    loaded.origin, p.name
+                )));
+            }
+            let dataset = dataset.unwrap_or_else(|| p.defaults.dataset.clone());
+            let image = distillery::dataset::ImageOptions {
+                size: image_size,
+                channels,
+            };
+            let data = Prepared::load(&dataset, &image, &p.data).map_err(user)?;
+            let device = resolve_device(&device)?;
+            if let Some(n) = threads {
+                tch::set_num_threads(n.max(1) as i32);
+            }
+            let (_, t) = distillery::cell::obtain_teacher(
+                p,
+                &data,
+                distillery_api::method::parse_device(&device),
+            )
+            .map_err(|e| anyhow::anyhow!(e))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&t)?);
+            } else {
+                println!("{}", teacher_line(&t));
+                println!(
+                    "cache: {}",
+                    distillery_api::teacher::entry_dir(
+                        &distillery::executor::cache_root().unwrap_or_default(),
+                        &t.key
+                    )
+                    .display()
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Cell { plan, cell }) => {
@@ -250,12 +343,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Some(Cmd::Plugin {
-            cmd: PluginCmd::Check { path },
+            cmd: PluginCmd::Check { path, config },
         }) => {
             if !path.exists() {
                 return Err(user(format!("{}: no such file", path.display())));
             }
-            let checks = distillery::conformance::run(&path);
+            let table = match &config {
+                None => serde_json::json!({}),
+                Some(f) => {
+                    let o = distillery::method_config::load(f).map_err(user)?;
+                    let name = distillery::plugin::load(&path)
+                        .map(|p| p.info.name)
+                        .unwrap_or_default();
+                    o.get(&name)
+                        .cloned()
+                        .unwrap_or_else(|| serde_json::json!({}))
+                }
+            };
+            let checks = distillery::conformance::run(&path, &table);
             let (text, ok) = distillery::conformance::render(&path, &checks);
             print!("{text}");
             Ok(if ok {
@@ -264,6 +369,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
+        Some(Cmd::Export(a)) => export(&a),
         Some(Cmd::NewPlugin { name }) => {
             let dir =
                 distillery::scaffold::new_plugin(&std::env::current_dir()?, &name).map_err(user)?;
@@ -320,12 +426,59 @@ fn list(extra: &[PathBuf]) {
             }
         }
     }
+    t.add_row(distillery::import::list_row());
     println!("{t}");
     let dirs: Vec<String> = plugin::search_path(extra)
         .iter()
         .map(|(d, _)| d.display().to_string())
         .collect();
     println!("search path: {}", dirs.join(":"));
+}
+
+fn export(a: &distillery::export::ExportArgs) -> anyhow::Result<ExitCode> {
+    use distillery::export::ExportError;
+    match distillery::export::run(a) {
+        Ok(e) => {
+            println!(
+                "wrote {}: {} images ({}), {} bytes (images {} + labels {})\nevaluate it with: bench --protocol {} --from {} --{} --seeds {}",
+                e.path.display(),
+                e.images,
+                e.kind,
+                e.storage.total_bytes,
+                e.storage.image_bytes,
+                e.storage.label_bytes,
+                a.protocol,
+                e.path.display(),
+                e.budget_flag,
+                a.seed + 1
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(ExportError::Input(m)) => Err(user(m)),
+        Err(ExportError::Method(m)) => {
+            eprintln!("error: {m}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// One line about a teacher: model, accuracies, provenance.
+fn teacher_line(t: &record::TeacherRecord) -> String {
+    format!(
+        "teacher {}: {}, {} parameters; val {:.2}% (epoch {} of {}), test {:.2}%; {}",
+        &t.key[..12],
+        t.model,
+        t.parameters,
+        t.val_acc * 100.0,
+        t.best_epoch,
+        t.epochs_run,
+        t.test_acc * 100.0,
+        if t.from_cache {
+            "from the cache".to_string()
+        } else {
+            format!("trained in {:.0} s", t.train_seconds)
+        }
+    )
 }
 
 fn resolve_device(s: &str) -> anyhow::Result<String> {
@@ -407,7 +560,10 @@ fn bench(args: RunArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|p| (p.info.name.clone(), p.clone()))
         .collect();
-    let wanted: Vec<String> = match &args.methods {
+    // `file:PATH` entries (and --from) are sets imported from files, not plugins.
+    let (named, imported) =
+        distillery::import::split_methods(args.methods.as_deref().unwrap_or_default(), &args.from);
+    let wanted: Vec<String> = match args.methods.as_ref().map(|_| &named) {
         Some(m) if m.len() == 1 && m[0] == "all" => {
             let mut v: Vec<String> = by_name.keys().cloned().collect();
             v.sort();
@@ -431,17 +587,37 @@ fn bench(args: RunArgs) -> anyhow::Result<ExitCode> {
     for m in &wanted {
         methods.push((m.clone(), family_of(m)?));
     }
+    let method_overrides = match &args.method_config {
+        None => Default::default(),
+        Some(f) => {
+            let o = distillery::method_config::load(f).map_err(user)?;
+            if let Some(unknown) = o.keys().find(|k| !by_name.contains_key(*k)) {
+                return Err(user(format!(
+                    "method config {}: [methods.{unknown}] names no installed plugin",
+                    f.display()
+                )));
+            }
+            o
+        }
+    };
     // The random baseline runs in every table that has a competing method.
     if !methods.iter().any(|(m, _)| m == report::BASELINE)
-        && methods
-            .iter()
-            .any(|(_, f)| *f != distillery_api::Family::Reference)
+        && (!imported.is_empty()
+            || methods
+                .iter()
+                .any(|(_, f)| *f != distillery_api::Family::Reference))
     {
         methods.insert(0, (report::BASELINE.into(), family_of(report::BASELINE)?));
         eprintln!(
             "note: added the '{}' baseline: every method is compared with it",
             report::BASELINE
         );
+    }
+
+    // Every imported file is read and checked against the dataset now (exit 2 on a bad file).
+    let imports = distillery::import::plan(&imported, &data, &budgets, seeds).map_err(user)?;
+    for w in imports.sources.iter().flat_map(|s| &s.warnings) {
+        eprintln!("warning: {w}");
     }
 
     let cpus = std::env::var("SLURM_CPUS_PER_TASK")
@@ -477,7 +653,14 @@ fn bench(args: RunArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|p| std::path::absolute(p).unwrap_or(p.clone()))
             .collect(),
-        cells: plan::cells(&methods, &budgets, seeds),
+        method_config_origin: args.method_config.as_ref().map(|p| {
+            std::path::absolute(p)
+                .unwrap_or(p.clone())
+                .display()
+                .to_string()
+        }),
+        method_overrides,
+        cells: [plan::cells(&methods, &budgets, seeds), imports.cells].concat(),
     };
     eprintln!(
         "bench: protocol {} v{} ({}), dataset {} ({} train / {} val / {} test, checksum {}), {} cells on {device}, {jobs} parallel x {threads_per_cell} thread(s); records in {}",
@@ -494,6 +677,18 @@ fn bench(args: RunArgs) -> anyhow::Result<ExitCode> {
     );
     if device != "cpu" {
         eprintln!("note: GPU results are reproducible only up to nondeterministic CUDA kernels; CPU runs are bit-identical per seed");
+    }
+    if p.labels == distillery::protocol::LabelMode::Soft {
+        // Every cell needs the teacher: train (or load) it once here, with all threads,
+        // rather than in the first cell while the others wait on its lock.
+        tch::set_num_threads(threads as i32);
+        let (_, t) = distillery::cell::obtain_teacher(
+            p,
+            &data,
+            distillery_api::method::parse_device(&device),
+        )
+        .map_err(|e| anyhow::anyhow!(e))?;
+        eprintln!("{}", teacher_line(&t));
     }
     drop(data);
     let opts = executor::Options {
@@ -516,7 +711,8 @@ fn bench(args: RunArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .filter(|r| r.status != record::Status::Ok)
         .count();
-    let rep = report::build(&mine, seeds);
+    let mut rep = report::build(&mine, seeds).with_protocol_text(&loaded.text, &loaded.origin);
+    report::attach_label_gain(&mut rep, &out, None);
     println!("{}", rep.terminal(None));
     eprintln!(
         "wall time {}; records in {}",

@@ -14,6 +14,10 @@ pub struct CellSpec {
     pub budget: Option<Budget>,
     pub seed: u64,
     pub seeds: Seeds,
+    /// For a compressed set imported from a file (`--methods file:PATH`, `--from PATH`): the
+    /// planned file; `method` is then its row (`file:<name>`). See `crate::import`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import: Option<crate::import::Source>,
 }
 
 /// Everything a cell's child process needs, written to `<out>/plan.json`.
@@ -30,7 +34,28 @@ pub struct Plan {
     pub device: String,
     pub threads_per_cell: usize,
     pub plugin_dirs: Vec<PathBuf>,
+    /// `--method-config FILE`: where the overrides came from, and the tables themselves.
+    #[serde(default)]
+    pub method_config_origin: Option<String>,
+    #[serde(default)]
+    pub method_overrides: crate::method_config::Overrides,
     pub cells: Vec<CellSpec>,
+}
+
+impl Plan {
+    /// The configuration `method` runs with: the protocol's `[methods.<name>]` table with the
+    /// `--method-config` table merged over it.
+    pub fn method_config(
+        &self,
+        loaded: &crate::protocol::Loaded,
+        method: &str,
+    ) -> serde_json::Value {
+        let base = loaded.method_config(method);
+        match self.method_overrides.get(method) {
+            Some(o) => crate::method_config::merge(&base, o),
+            None => base,
+        }
+    }
 }
 
 /// The seeds of repeat `seed`: derived by label from the run seed, identical across methods
@@ -65,6 +90,7 @@ pub fn cells(methods: &[(String, Family)], budgets: &[Budget], seeds: usize) -> 
                     budget: None,
                     seed,
                     seeds: derive_seeds(seed),
+                    import: None,
                 });
             }
         }
@@ -77,6 +103,7 @@ pub fn cells(methods: &[(String, Family)], budgets: &[Budget], seeds: usize) -> 
                         budget: Some(*b),
                         seed,
                         seeds: derive_seeds(seed),
+                        import: None,
                     });
                 }
             }

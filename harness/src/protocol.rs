@@ -22,6 +22,14 @@ pub const SHIPPED: &[(&str, &str)] = &[
         "hard-label-dc1000",
         include_str!("../../protocols/hard-label-dc1000.toml"),
     ),
+    (
+        "soft-label",
+        include_str!("../../protocols/soft-label.toml"),
+    ),
+    (
+        "native-label",
+        include_str!("../../protocols/native-label.toml"),
+    ),
 ];
 
 /// The protocol file format understood by this build.
@@ -32,6 +40,30 @@ pub const FORMAT: u32 = 1;
 pub enum LabelMode {
     /// Students train on the method's hard labels with cross-entropy.
     Hard,
+    /// The protocol's teacher relabels every augmented batch (KL at `[soft] temperature`);
+    /// the method's own labels are ignored, so only its images compete.
+    Soft,
+    /// The method's own labels: hard, static soft labels, or its label function / stored
+    /// labels (KD-style methods), with their storage counted.
+    Native,
+}
+
+impl LabelMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LabelMode::Hard => "hard",
+            LabelMode::Soft => "soft",
+            LabelMode::Native => "native",
+        }
+    }
+}
+
+/// `[soft]`: how the soft-label protocol uses its teacher.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SoftSpec {
+    /// Temperature of the KL term (multiplied by T^2).
+    pub temperature: f64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -81,6 +113,13 @@ pub struct Protocol {
     /// Per-method configuration tables, `[methods.<name>]`, passed to the plugin as JSON.
     #[serde(default)]
     pub methods: BTreeMap<String, toml::Value>,
+    /// The protocol's teacher (required by `labels = "soft"`; used by KD label functions under
+    /// `labels = "native"` and by methods that ask for it, e.g. SRe2L and RDED).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teacher: Option<distillery_api::spec::TeacherSpec>,
+    /// Required by `labels = "soft"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soft: Option<SoftSpec>,
 }
 
 /// A loaded protocol with its provenance and hash.
@@ -141,9 +180,16 @@ impl Loaded {
         };
         let protocol: Protocol =
             toml::from_str(text).map_err(|e| invalid(e.to_string().trim_end().to_string()))?;
-        let at = |table: &str, key: &str| match locate(text, table, key) {
-            Some(l) => format!("[{table}] {key} (line {l})"),
-            None => format!("[{table}] {key}"),
+        let at = |table: &str, key: &str| {
+            let name = if table.is_empty() {
+                key.to_string()
+            } else {
+                format!("[{table}] {key}")
+            };
+            match locate(text, table, key) {
+                Some(l) => format!("{name} (line {l})"),
+                None => name,
+            }
         };
         if protocol.format != FORMAT {
             return Err(invalid(format!(
@@ -159,6 +205,44 @@ impl Loaded {
             if let Err((key, why)) = spec.validate() {
                 return Err(invalid(format!("{}: {why}", at(table, &key))));
             }
+        }
+        if let Some(t) = &protocol.teacher {
+            if let Err((key, why)) = t.validate() {
+                let (table, key) = match key.split_once('.') {
+                    Some((a, b)) => (format!("teacher.{a}"), b.to_string()),
+                    None => ("teacher".to_string(), key),
+                };
+                return Err(invalid(format!("{}: {why}", at(&table, &key))));
+            }
+        }
+        if protocol.labels == LabelMode::Soft {
+            if protocol.teacher.is_none() {
+                return Err(invalid(format!(
+                    "{}: \"soft\" needs a [teacher] table (model, train, seed) to relabel batches",
+                    at("", "labels")
+                )));
+            }
+            match &protocol.soft {
+                None => {
+                    return Err(invalid(format!(
+                        "{}: \"soft\" needs a [soft] table with the KL temperature",
+                        at("", "labels")
+                    )))
+                }
+                Some(s) if !(s.temperature > 0.0 && s.temperature.is_finite()) => {
+                    return Err(invalid(format!(
+                        "{}: must be a positive number, found {}",
+                        at("soft", "temperature"),
+                        s.temperature
+                    )))
+                }
+                Some(_) => {}
+            }
+        } else if protocol.soft.is_some() {
+            return Err(invalid(format!(
+                "[soft]: only used with labels = \"soft\" (this protocol has labels = \"{}\")",
+                protocol.labels.as_str()
+            )));
         }
         if !(0.0..0.9).contains(&protocol.data.val_fraction) {
             return Err(invalid(format!(
@@ -304,6 +388,63 @@ mod tests {
         let e = Loaded::resolve("no-such-protocol").unwrap_err().to_string();
         assert!(
             e.contains("hard-label") && e.contains("no-such-protocol"),
+            "{e}"
+        );
+    }
+
+    fn shipped(name: &str) -> &'static str {
+        SHIPPED.iter().find(|(n, _)| *n == name).unwrap().1
+    }
+
+    #[test]
+    fn the_label_protocols_differ_from_hard_label_only_in_their_labels() {
+        let hard = Loaded::parse(shipped("hard-label"), "h").unwrap().protocol;
+        for name in ["soft-label", "native-label"] {
+            let p = Loaded::parse(shipped(name), name).unwrap().protocol;
+            assert_eq!(p.student, hard.student, "{name}");
+            assert_eq!(p.train, hard.train, "{name}");
+            assert_eq!(p.reference, hard.reference, "{name}");
+            assert_eq!(p.data.val_fraction, hard.data.val_fraction, "{name}");
+            assert!(p.teacher.is_some(), "{name}");
+        }
+        // The hard-label hash is unchanged by the optional label tables (records stay current).
+        assert!(hard.teacher.is_none() && hard.soft.is_none());
+    }
+
+    #[test]
+    fn soft_labels_need_a_teacher_and_a_temperature() {
+        let soft = shipped("soft-label");
+        let cut = &soft[..soft.find("\n[teacher]").unwrap()];
+        let e = Loaded::parse(cut, "x.toml").unwrap_err().to_string();
+        assert!(
+            e.starts_with("x.toml: labels (line ") && e.contains("needs a [teacher] table"),
+            "{e}"
+        );
+        let e = Loaded::parse(
+            &soft.replace("temperature = 4.0", "temperature = 0.0"),
+            "x.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("[soft] temperature (line ") && e.contains("positive"),
+            "{e}"
+        );
+        let e = Loaded::parse(
+            &format!("{}\n[soft]\ntemperature = 2.0\n", shipped("hard-label")),
+            "h.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("[soft]: only used with labels = \"soft\""),
+            "{e}"
+        );
+        let e = Loaded::parse(&soft.replacen("epochs = 10", "epochs = 0", 1), "x.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("[teacher.train] epochs (line ") && e.contains("at least 1"),
             "{e}"
         );
     }

@@ -99,11 +99,57 @@ pub struct Record {
     #[serde(default)]
     pub compress_peak_rss_bytes: u64,
     pub method_metadata: serde_json::Value,
+    /// The method's effective `[methods.<name>]` configuration (protocol table with any
+    /// `--method-config` table merged over it). Absent in records written before it existed.
+    #[serde(default)]
+    pub method_config: serde_json::Value,
+    /// The protocol's label mode (`hard`, `soft`, `native`); empty in older records (hard).
+    #[serde(default)]
+    pub labels: String,
+    /// The teacher the student's labels came from, with its own accuracy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teacher: Option<TeacherRecord>,
     pub error: Option<String>,
     /// Set when this record was copied from the reference cache.
     pub cached_from: Option<String>,
     /// Seconds since the Unix epoch.
     pub finished_at: u64,
+}
+
+/// A teacher as recorded next to the cells that used it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TeacherRecord {
+    /// Content key of its cache entry (`~/.cache/distillery/teachers/<key>`).
+    pub key: String,
+    pub model: String,
+    /// Validation accuracy of the kept epoch (what it was selected on), a fraction.
+    pub val_acc: f64,
+    /// Its own top-1 on the test split, a fraction (measured by the harness, never used to
+    /// choose anything).
+    pub test_acc: f64,
+    pub best_epoch: usize,
+    pub epochs_run: usize,
+    pub parameters: i64,
+    pub parameter_bytes: u64,
+    pub from_cache: bool,
+    pub train_seconds: f64,
+}
+
+impl TeacherRecord {
+    pub fn new(t: &distillery_api::teacher::Teacher, test_acc: f64) -> Self {
+        Self {
+            key: t.info.key.clone(),
+            model: t.info.spec.model.describe(),
+            val_acc: t.info.val_acc,
+            test_acc,
+            best_epoch: t.info.best_epoch,
+            epochs_run: t.info.epochs_run,
+            parameters: t.info.parameters,
+            parameter_bytes: t.info.parameter_bytes,
+            from_cache: t.from_cache,
+            train_seconds: t.info.train_seconds,
+        }
+    }
 }
 
 impl Record {
@@ -159,6 +205,15 @@ impl Record {
             peak_rss_bytes: 0,
             compress_peak_rss_bytes: 0,
             method_metadata: serde_json::Value::Null,
+            method_config: loaded
+                .as_ref()
+                .map(|l| plan.method_config(l, &cell.method))
+                .unwrap_or_default(),
+            labels: loaded
+                .as_ref()
+                .map(|l| l.protocol.labels.as_str().to_string())
+                .unwrap_or_default(),
+            teacher: None,
             error: None,
             cached_from: None,
             finished_at: 0,

@@ -3,8 +3,10 @@
 
 use crate::dataset::Prepared;
 use crate::validate::TrainingSet;
-use distillery_api::nn::{self, augment::Dsa, FitOptions, Targets};
+use distillery_api::nn::{self, augment::Dsa, FitOptions, Targets, TeacherLoss};
+use distillery_api::spec::LabelSpec;
 use distillery_api::spec::{ModelSpec, TrainSpec};
+use distillery_api::teacher::Teacher;
 use distillery_api::Seeds;
 use serde::Serialize;
 use std::time::Instant;
@@ -23,14 +25,34 @@ pub struct Evaluation {
     pub eval_seconds: f64,
     /// DSA groups actually applied (flip dropped on digits), or "none".
     pub augment: String,
+    /// What the student was trained against: `hard (cross-entropy)`, `soft: KL T=20 vs
+    /// teacher <key>`, or the method's own label function. Empty in older records.
+    #[serde(default)]
+    pub labels: String,
 }
 
-/// Trains `student` on `set` with `recipe` and evaluates on `data.test`.
+/// How the student is labelled: the protocol's label mode with what it needs.
+pub enum Labelling<'a> {
+    /// The set's hard labels, cross-entropy (its soft labels and label function are ignored).
+    Hard,
+    /// The teacher relabels every augmented batch; KL at `temperature`.
+    Soft {
+        teacher: &'a Teacher,
+        temperature: f64,
+    },
+    /// The method's own labels: its label function, else its soft labels, else hard labels.
+    /// `teacher` is required by KD / DKD label functions.
+    Native { teacher: Option<&'a Teacher> },
+}
+
+/// Trains `student` on `set` with `recipe` and `labelling`, and evaluates on `data.test`.
+#[allow(clippy::too_many_arguments)]
 pub fn train_and_evaluate(
     data: &Prepared,
     set: &TrainingSet,
     student: &ModelSpec,
     recipe: &TrainSpec,
+    labelling: &Labelling,
     eval_batch: i64,
     seeds: &Seeds,
     device: Device,
@@ -43,8 +65,98 @@ pub fn train_and_evaluate(
     let y = set.labels.to_device(device);
     let weights = set.weights.as_ref().map(|w| w.to_device(device));
     let dsa = Dsa::new(&recipe.dsa_strategy, data.mirror_invariant);
-    // Hard-label protocol: the method's own soft labels (if any) are ignored.
-    let targets = Targets::Hard(&y);
+    let soft = set.soft_labels.as_ref().map(|p| p.to_device(device));
+    let (targets, labels) = match labelling {
+        Labelling::Hard => (Targets::Hard(&y), "hard (cross-entropy)".to_string()),
+        Labelling::Soft {
+            teacher,
+            temperature,
+        } => (
+            Targets::Teacher {
+                teacher: teacher.net.as_ref(),
+                loss: TeacherLoss::Kl {
+                    temperature: *temperature,
+                },
+                labels: None,
+            },
+            format!(
+                "soft: online teacher {} (KL, T {temperature})",
+                &teacher.info.key[..12]
+            ),
+        ),
+        Labelling::Native { teacher } => {
+            let need = |what: &str| -> anyhow::Result<&Teacher> {
+                teacher.ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "the method's label function '{what}' needs the protocol's teacher, and this protocol has no [teacher] table"
+                    )
+                })
+            };
+            match &set.label_spec {
+                Some(LabelSpec::Kd { temperature, alpha }) => {
+                    let t = need("kd")?;
+                    (
+                        Targets::Teacher {
+                            teacher: t.net.as_ref(),
+                            loss: TeacherLoss::Kd {
+                                temperature: *temperature,
+                                alpha: *alpha,
+                            },
+                            labels: Some(&y),
+                        },
+                        format!(
+                            "native: {} vs teacher {}",
+                            set.label_spec.as_ref().unwrap().describe(),
+                            &t.info.key[..12]
+                        ),
+                    )
+                }
+                Some(LabelSpec::Dkd {
+                    alpha,
+                    beta,
+                    temperature,
+                    warmup_epochs,
+                }) => {
+                    let t = need("dkd")?;
+                    (
+                        Targets::Teacher {
+                            teacher: t.net.as_ref(),
+                            loss: TeacherLoss::Dkd {
+                                alpha: *alpha,
+                                beta: *beta,
+                                temperature: *temperature,
+                                warmup_epochs: *warmup_epochs,
+                            },
+                            labels: Some(&y),
+                        },
+                        format!(
+                            "native: {} vs teacher {}",
+                            set.label_spec.as_ref().unwrap().describe(),
+                            &t.info.key[..12]
+                        ),
+                    )
+                }
+                Some(LabelSpec::Smoothing { epsilon }) => (
+                    Targets::Smoothed(&y, *epsilon),
+                    format!("native: {}", set.label_spec.as_ref().unwrap().describe()),
+                ),
+                Some(LabelSpec::Stored { file, .. }) => anyhow::bail!(
+                    "stored labels ({}) cannot be replayed by this build",
+                    file.display()
+                ),
+                None => match &soft {
+                    Some(p) => (
+                        Targets::Soft(p),
+                        "native: the method's static soft labels (soft cross-entropy)".into(),
+                    ),
+                    None => (
+                        Targets::Hard(&y),
+                        "native: hard labels (cross-entropy)".into(),
+                    ),
+                },
+            }
+        }
+    };
     let report = nn::fit(
         net.as_ref(),
         &vs,
@@ -84,5 +196,6 @@ pub fn train_and_evaluate(
         train_seconds,
         eval_seconds: t1.elapsed().as_secs_f64(),
         augment,
+        labels,
     })
 }

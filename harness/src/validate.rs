@@ -19,6 +19,8 @@ pub struct TrainingSet {
     pub kind: &'static str,
     pub storage: Storage,
     pub per_class: Vec<usize>,
+    /// The method's label function or stored labels (used by the native-label protocol).
+    pub label_spec: Option<distillery_api::spec::LabelSpec>,
 }
 
 /// What the compressed set costs to store.
@@ -31,6 +33,10 @@ pub struct Storage {
     /// 256 classes); soft labels at their stored precision.
     pub label_bytes: u64,
     pub total_bytes: u64,
+    /// Parameter bytes (float32) of the online teacher the labels come from, when they do:
+    /// what shipping the "labels" costs instead, not counted in `total_bytes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teacher_parameter_bytes: Option<u64>,
 }
 
 fn hard_label_width(k: usize) -> u64 {
@@ -222,17 +228,35 @@ pub fn check(
     if m == 0 {
         return Err("returned an empty set".into());
     }
+    let label_spec = match out.label_spec {
+        serde_json::Value::Null => None,
+        v => {
+            let spec: distillery_api::spec::LabelSpec =
+                serde_json::from_value(v).map_err(|e| format!("label_spec: {e}"))?;
+            spec.validate().map_err(|e| format!("label_spec: {e}"))?;
+            Some(spec)
+        }
+    };
+    // Stored labels cost their file (written by the method at its stored precision).
+    let stored_bytes = match &label_spec {
+        Some(distillery_api::spec::LabelSpec::Stored { file, .. }) => std::fs::metadata(file)
+            .map_err(|e| format!("label_spec: label store {}: {e}", file.display()))?
+            .len(),
+        _ => 0,
+    };
     let image_bytes = (images.numel() as u64) * element_bytes(images.kind());
     let label_bytes = m as u64 * hard_label_width(k)
         + soft_labels
             .as_ref()
             .map(|p| p.numel() as u64 * element_bytes(p.kind()))
-            .unwrap_or(0);
+            .unwrap_or(0)
+        + stored_bytes;
     let storage = Storage {
         images: m,
         image_bytes,
         label_bytes,
         total_bytes: image_bytes + label_bytes,
+        teacher_parameter_bytes: None,
     };
     if family != Family::Reference {
         let available = train.indices_by_class(k);
@@ -279,5 +303,6 @@ pub fn check(
         kind,
         storage,
         per_class,
+        label_spec,
     })
 }

@@ -65,7 +65,7 @@ fn list_dir(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-fn class_dirs(split_dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+pub(crate) fn class_dirs(split_dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     Ok(list_dir(split_dir)?
         .into_iter()
         .filter(|p| p.is_dir())
@@ -81,7 +81,7 @@ fn class_dirs(split_dir: &Path) -> Result<Vec<(String, PathBuf)>> {
         .collect())
 }
 
-fn image_files(class_dir: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn image_files(class_dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(list_dir(class_dir)?
         .into_iter()
         .filter(|p| {
@@ -95,7 +95,7 @@ fn image_files(class_dir: &Path) -> Result<Vec<PathBuf>> {
         .collect())
 }
 
-fn decode(path: &Path, opts: &ImageFolderOptions) -> Result<Vec<u8>> {
+pub(crate) fn decode(path: &Path, opts: &ImageFolderOptions) -> Result<Vec<u8>> {
     let bytes = read_file(path, "an image file")?;
     let img = image::load_from_memory(&bytes).map_err(|e| DataError::ImageDecode {
         path: disp(path),

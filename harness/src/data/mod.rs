@@ -30,6 +30,8 @@ pub use idx::{
     encode_idx_images, encode_idx_labels, gzip_deterministic, load_idx_dir, maybe_gunzip,
     parse_idx_images, parse_idx_labels, IdxFlavor, IdxImages, FASHION_MNIST_CLASSES,
 };
+/// Also used to import a compressed set saved as an ImageFolder tree (`crate::import`).
+pub(crate) use image_folder::{class_dirs, decode as decode_image, image_files};
 pub use image_folder::{load_image_folder, ImageFolderOptions};
 pub use mnist5k::{hash_split, mnist_5k, MNIST_5K_CHECKSUM, MNIST_5K_CSV_SHA256, MNIST_5K_NAME};
 pub use raw::{content_checksum, RawDataset, RawSplit};

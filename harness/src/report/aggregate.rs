@@ -112,19 +112,61 @@ pub struct ParetoMember {
     pub mean_total_bytes: f64,
 }
 
-/// Label gain (acc_soft − acc_hard, fractions) of one (method, budget).
-///
-/// HOOK, not yet filled: every protocol this build understands trains students on hard labels
-/// (`labels = "hard"`, [`crate::protocol::LabelMode::Hard`]), so no record carries a
-/// soft-label accuracy to pair with. When a soft-label protocol lands, pair each method's
-/// records of the soft and hard protocols by (budget, seed), compute
-/// `distillery_stats::label_gain` on the means (fractions), fill [`Report::label_gain`], and
-/// [`super::plots::label_gain_svg`] draws it.
+/// Label gain (acc_soft − acc_hard, fractions) of one (method, budget): this report's
+/// accuracy (a soft- or native-label protocol) minus the same method's accuracy under the
+/// hard-label protocol on the same dataset, on the means over the seeds each side has
+/// (`distillery_stats::label_gain`), with the number of seeds both sides share.
 #[derive(Clone, Debug, Serialize)]
 pub struct LabelGain {
     pub method: String,
     pub budget: String,
     pub gain: f64,
+    pub acc_labels: f64,
+    pub acc_hard: f64,
+    pub n_labels: usize,
+    pub n_hard: usize,
+}
+
+/// Pairs this report's cells with the finished hard-label cells of the same dataset
+/// (`hard`: one row per cell, as `bench compare` reads them).
+pub fn label_gains(rep: &Report, hard: &[super::compare::CellRow]) -> Vec<LabelGain> {
+    let mut out = Vec::new();
+    for c in &rep.cells {
+        let accs: Vec<f64> = hard
+            .iter()
+            .filter(|h| h.method == c.method && h.budget == c.budget)
+            .filter_map(|h| h.accuracy)
+            .collect();
+        let Some(a) = c.summary.as_ref().map(|x| x.mean) else {
+            continue;
+        };
+        if accs.is_empty() {
+            continue;
+        }
+        let b = accs.iter().sum::<f64>() / accs.len() as f64;
+        if let Ok(gain) = distillery_stats::label_gain(a, b) {
+            out.push(LabelGain {
+                method: c.method.clone(),
+                budget: c.budget.clone(),
+                gain,
+                acc_labels: a,
+                acc_hard: b,
+                n_labels: c.n,
+                n_hard: accs.len(),
+            });
+        }
+    }
+    out
+}
+
+/// The teacher(s) the records' labels came from, for captions.
+#[derive(Clone, Debug, Serialize)]
+pub struct TeacherSummary {
+    pub key: String,
+    pub model: String,
+    pub val_acc: f64,
+    pub test_acc: f64,
+    pub parameter_bytes: u64,
 }
 
 /// Facts about the run that come from the protocol text in `plan.json`, for captions.
@@ -165,8 +207,13 @@ pub struct Report {
     /// Pareto frontier of mean accuracy vs mean total bytes, over every cell with storage
     /// (references included), sorted by bytes.
     pub pareto: Vec<ParetoMember>,
-    /// See [`LabelGain`]: `None` until a soft-label protocol exists.
+    /// See [`LabelGain`]: filled when a hard-label report of the same dataset is found for a
+    /// soft- or native-label report; `None` otherwise.
     pub label_gain: Option<Vec<LabelGain>>,
+    /// Where the hard-label side of the label gain came from.
+    pub label_gain_source: Option<String>,
+    /// Teachers recorded in the cells (soft- and native-label protocols).
+    pub teachers: Vec<TeacherSummary>,
     pub expected_seeds: usize,
     pub warnings: Vec<String>,
 }
@@ -208,6 +255,18 @@ fn mean_of(v: &[f64]) -> Option<f64> {
 /// and left out). `expected_seeds` is the number of seeds every cell should have.
 pub fn build(records: &[Record], expected_seeds: usize) -> Report {
     let mut warnings = Vec::new();
+    let mut teachers: Vec<TeacherSummary> = Vec::new();
+    for t in records.iter().filter_map(|r| r.teacher.as_ref()) {
+        if !teachers.iter().any(|x| x.key == t.key) {
+            teachers.push(TeacherSummary {
+                key: t.key.clone(),
+                model: t.model.clone(),
+                val_acc: t.val_acc,
+                test_acc: t.test_acc,
+                parameter_bytes: t.parameter_bytes,
+            });
+        }
+    }
     let first = records
         .iter()
         .find(|r| r.status == Status::Ok)
@@ -479,6 +538,8 @@ pub fn build(records: &[Record], expected_seeds: usize) -> Report {
         rank_test_note,
         pareto,
         label_gain: None,
+        label_gain_source: None,
+        teachers,
         expected_seeds,
         warnings,
     }

@@ -213,15 +213,59 @@ impl Report {
             } else {
                 "; HLR / LRS need a `full` reference row (none here)"
             },
-            match &self.label_gain {
-                Some(g) if !g.is_empty() => "see label_gain",
-                _ => "not reported, this protocol trains on hard labels only",
+            match (&self.label_gain, self.setup.as_ref().map(|s| s.labels.as_str())) {
+                (Some(g), _) if !g.is_empty() => format!(
+                    "{} (hard-label side: {})",
+                    g.iter()
+                        .map(|g| format!(
+                            "{} @ {} {:+.2} ({:.2} vs {:.2}, n {}/{})",
+                            g.method,
+                            budget_header(&g.budget),
+                            g.gain * 100.0,
+                            g.acc_labels * 100.0,
+                            g.acc_hard * 100.0,
+                            g.n_labels,
+                            g.n_hard
+                        ))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    self.label_gain_source.as_deref().unwrap_or("?")
+                ),
+                (_, Some("soft" | "native")) => {
+                    "no hard-label results of this dataset found next to these (pass --hard-label DIR)"
+                        .to_string()
+                }
+                _ => "not reported, this protocol trains on hard labels only".to_string(),
             }
         )
     }
 
+    /// The teachers the labels came from, with their own accuracy (soft/native protocols).
+    pub fn teacher_line(&self) -> Option<String> {
+        if self.teachers.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "Teacher: {}.",
+            self.teachers
+                .iter()
+                .map(|t| format!(
+                    "{} ({}), val {:.2}%, test {:.2}%, {} of parameters",
+                    &t.key[..12.min(t.key.len())],
+                    t.model,
+                    t.val_acc * 100.0,
+                    t.test_acc * 100.0,
+                    human_bytes(t.parameter_bytes as f64)
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ))
+    }
+
     fn footer_lines(&self) -> Vec<String> {
-        vec![self.rank_test_line(), self.pareto_line(), self.dd_line()]
+        let mut v = vec![self.rank_test_line(), self.pareto_line(), self.dd_line()];
+        v.extend(self.teacher_line());
+        v
     }
 
     /// Rows of the main table: method, family, one entry per budget, average rank.

@@ -99,11 +99,72 @@ pub struct ReportArgs {
     pub publish: bool,
     pub results: PathBuf,
     pub width: Option<u16>,
+    /// Hard-label results of the same dataset for the label gain (default: looked up next
+    /// to `dir`).
+    pub hard_label: Option<PathBuf>,
+}
+
+/// For a soft- or native-label report, finds the hard-label results of the same dataset
+/// (`explicit`, else `<dir>/../../hard-label/<dataset>` as `bench` lays out its output, else
+/// `<dir>/../hard-label` as `--publish` does) and fills the label gain.
+pub fn attach_label_gain(rep: &mut Report, dir: &Path, explicit: Option<&Path>) {
+    let labels = rep
+        .setup
+        .as_ref()
+        .map(|s| s.labels.clone())
+        .unwrap_or_default();
+    if labels != "soft" && labels != "native" {
+        return;
+    }
+    let candidates: Vec<PathBuf> = match explicit {
+        Some(p) => vec![p.to_path_buf()],
+        None => {
+            let mut v = Vec::new();
+            if let Some(pp) = dir.parent().and_then(Path::parent) {
+                v.push(pp.join("hard-label").join(&rep.dataset));
+            }
+            if let Some(p) = dir.parent() {
+                v.push(p.join("hard-label"));
+            }
+            v.into_iter().filter(|p| p.is_dir()).collect()
+        }
+    };
+    for c in candidates {
+        let rows = match compare::load_side(&c) {
+            Ok(r) => r,
+            Err(e) => {
+                rep.warnings
+                    .push(format!("label gain: cannot read {}: {e}", c.display()));
+                continue;
+            }
+        };
+        let rows: Vec<compare::CellRow> = rows
+            .into_iter()
+            .filter(|r| r.dataset_checksum == rep.dataset_checksum)
+            .collect();
+        if rows.is_empty() {
+            rep.warnings.push(format!(
+                "label gain: {} has no cells of dataset checksum {}",
+                c.display(),
+                &rep.dataset_checksum[..12.min(rep.dataset_checksum.len())]
+            ));
+            continue;
+        }
+        let hashes: BTreeSet<&str> = rows.iter().map(|r| &r.protocol_hash[..12]).collect();
+        rep.label_gain = Some(aggregate::label_gains(rep, &rows));
+        rep.label_gain_source = Some(format!(
+            "{} (protocol hash {})",
+            c.display(),
+            hashes.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+        return;
+    }
 }
 
 /// `bench report`: prints the report in `format`, or publishes it under `results`.
 pub fn cli_report(a: &ReportArgs) -> anyhow::Result<()> {
-    let (rep, records) = load(&a.dir)?;
+    let (mut rep, records) = load(&a.dir)?;
+    attach_label_gain(&mut rep, &a.dir, a.hard_label.as_deref());
     if a.publish {
         let dir = publish::publish(&rep, &records, &a.results)?;
         println!("{}", rep.terminal(a.width));

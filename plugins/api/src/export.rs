@@ -110,7 +110,11 @@ pub unsafe fn compress<M: Method>(req: *const CompressRequest, resp: *mut Compre
                     "images"
                 }
             };
-            let json = serde_json::json!({ "kind": kind, "metadata": compressed.metadata });
+            let json = serde_json::json!({
+                "kind": kind,
+                "metadata": compressed.metadata,
+                "label_spec": compressed.label_spec,
+            });
             out.json = CString::new(json.to_string())
                 .unwrap_or_default()
                 .into_raw();

@@ -152,6 +152,9 @@ pub struct RawOutput {
     pub soft_labels: Option<Tensor>,
     pub indices: Option<Tensor>,
     pub weights: Option<Tensor>,
+    /// The method's label function / stored labels, as JSON (`null` when none); the harness
+    /// parses and checks it.
+    pub label_spec: serde_json::Value,
 }
 
 /// Why a call failed.
@@ -240,6 +243,10 @@ pub fn call_compress(
                     soft_labels: take(&mut resp.soft_labels),
                     indices: take(&mut resp.indices),
                     weights: take(&mut resp.weights),
+                    label_spec: v
+                        .get("label_spec")
+                        .cloned()
+                        .unwrap_or(serde_json::Value::Null),
                 }),
             }
         }

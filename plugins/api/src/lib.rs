@@ -41,7 +41,9 @@ pub mod host;
 pub mod method;
 pub mod nn;
 pub mod rng;
+pub mod select;
 pub mod spec;
+pub mod teacher;
 
 pub use method::{
     Budget, Compressed, Context, Family, Input, Method, MethodError, Output, Seeds, Split,

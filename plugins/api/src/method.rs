@@ -180,6 +180,9 @@ pub enum Output {
 pub struct Compressed {
     pub output: Output,
     pub metadata: serde_json::Value,
+    /// How the method wants its images labelled under the native-label protocol (a label
+    /// function such as KD, or stored labels). `None`: its hard (or soft) labels as returned.
+    pub label_spec: Option<crate::spec::LabelSpec>,
 }
 
 impl Compressed {
@@ -190,6 +193,7 @@ impl Compressed {
                 weights: None,
             },
             metadata: serde_json::json!({}),
+            label_spec: None,
         }
     }
     pub fn images(images: Tensor, labels: Tensor) -> Self {
@@ -200,10 +204,16 @@ impl Compressed {
                 soft_labels: None,
             },
             metadata: serde_json::json!({}),
+            label_spec: None,
         }
     }
     pub fn with_metadata(mut self, metadata: serde_json::Value) -> Self {
         self.metadata = metadata;
+        self
+    }
+    /// Declares how the images are to be labelled under the native-label protocol.
+    pub fn with_label_spec(mut self, spec: crate::spec::LabelSpec) -> Self {
+        self.label_spec = Some(spec);
         self
     }
 }
@@ -231,6 +241,11 @@ pub struct RequestMeta {
     /// `cpu` or `cuda:N`.
     pub device: String,
     pub scratch_dir: PathBuf,
+    /// The per-user cache root (`~/.cache/distillery`): for artefacts worth keeping across
+    /// cells and runs (teachers, expert trajectories), under a key the method derives from
+    /// everything that determines them. Empty when there is none.
+    #[serde(default)]
+    pub cache_dir: PathBuf,
     /// The `[methods.<name>]` table of the protocol (or `{}`).
     pub config: serde_json::Value,
     pub protocol: ProtocolView,
@@ -248,6 +263,12 @@ pub struct ProtocolView {
     pub std: Vec<f64>,
     /// False for digits: DSA drops `flip`.
     pub mirror_invariant: bool,
+    /// `hard`, `soft` or `native`: how the student is labelled under this protocol.
+    #[serde(default)]
+    pub labels: String,
+    /// The protocol's teacher, when it has one (see [`Context::teacher`]).
+    #[serde(default)]
+    pub teacher: Option<crate::spec::TeacherSpec>,
 }
 
 pub(crate) type ProgressFn =
@@ -279,6 +300,19 @@ impl Context {
     }
     pub fn scratch_dir(&self) -> &Path {
         &self.meta.scratch_dir
+    }
+    /// A per-user cache folder for this method (`<cache root>/methods/<name>`), created on
+    /// demand; the scratch folder when the harness has no cache root.
+    pub fn cache_dir(&self) -> Result<PathBuf, MethodError> {
+        let dir = if self.meta.cache_dir.as_os_str().is_empty() {
+            self.meta.scratch_dir.join("cache")
+        } else {
+            self.meta.cache_dir.join("methods").join(&self.meta.method)
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            MethodError::Failed(format!("cannot create cache folder {}: {e}", dir.display()))
+        })?;
+        Ok(dir)
     }
     pub fn protocol(&self) -> &ProtocolView {
         &self.meta.protocol
@@ -377,6 +411,41 @@ impl Context {
             opts,
         )?;
         Ok((vs, net))
+    }
+
+    /// The protocol's pretrained teacher (eval mode, frozen), trained by the harness's recipe
+    /// on `input.train` with the epoch of best `input.val` accuracy kept, and cached per user:
+    /// the first call for a dataset and recipe trains it (with progress), later calls and
+    /// other cells load it. An error if the protocol names no `[teacher]`.
+    pub fn teacher(&self, input: &Input) -> Result<crate::teacher::Teacher, MethodError> {
+        let p = &self.meta.protocol;
+        let spec = p.teacher.as_ref().ok_or_else(|| {
+            MethodError::Unsupported(format!(
+                "this method needs the protocol's teacher, and protocol '{}' has no [teacher] table",
+                p.name
+            ))
+        })?;
+        let root = if self.meta.cache_dir.as_os_str().is_empty() {
+            self.meta.scratch_dir.join("cache")
+        } else {
+            self.meta.cache_dir.clone()
+        };
+        let data = crate::teacher::TeacherData {
+            train: input.train,
+            val: input.val,
+            num_classes: input.num_classes(),
+            mean: &p.mean,
+            std: &p.std,
+            mirror_invariant: p.mirror_invariant,
+        };
+        crate::teacher::obtain(
+            spec,
+            &data,
+            self.device(),
+            &root,
+            &mut |f, m| self.progress(f, m),
+            &mut |w| eprintln!("warning: {w}"),
+        )
     }
 
     /// The DSA augmenter of the protocol (flip dropped on non-mirror-invariant datasets).

@@ -274,3 +274,123 @@ mod tests {
         assert!(why.contains("'warp'"), "{why}");
     }
 }
+
+/// The protocol's teacher: trained by the harness on the train split, the epoch with the best
+/// validation accuracy kept (never the test split), cached under a content hash.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeacherSpec {
+    pub model: ModelSpec,
+    pub train: TrainSpec,
+    /// Seed of the teacher's init, batch order and augmentation (derived by label).
+    pub seed: u64,
+    /// Stop after this many epochs without a better validation accuracy (0: train all epochs).
+    #[serde(default)]
+    pub patience: usize,
+}
+
+impl TeacherSpec {
+    /// `Err((key, why))` naming the offending key under `[teacher]`.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        self.train
+            .validate()
+            .map_err(|(k, why)| (format!("train.{k}"), why))
+    }
+}
+
+/// How a KD-style method wants its images labelled when the protocol uses the method's own
+/// labels (`labels = "native"`). Crosses the ABI as JSON; the harness evaluates it, so a
+/// label function is a declaration, not code. Ignored under the hard- and soft-label
+/// protocols, where only the images compete.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum LabelSpec {
+    /// Hinton et al.: `alpha * CE(y) + (1 - alpha) * T^2 * KL(teacher_T || student_T)` with the
+    /// protocol's teacher relabelling every augmented batch.
+    Kd { temperature: f64, alpha: f64 },
+    /// Zhao et al., Decoupled KD: `CE(y) + w(epoch) * (alpha * TCKD + beta * NCKD)` at
+    /// temperature T, w ramping linearly to 1 over `warmup_epochs`.
+    Dkd {
+        alpha: f64,
+        beta: f64,
+        temperature: f64,
+        #[serde(default)]
+        warmup_epochs: usize,
+    },
+    /// Label smoothing: CE against `(1 - epsilon) * onehot + epsilon / K`; no teacher.
+    Smoothing { epsilon: f64 },
+    /// FKD-style stored labels: per epoch, per sample, teacher logits (fp16) with the crop /
+    /// flip / mix parameters they were computed under, replayed by the harness. `file` is a
+    /// label store written by the method (see `crate::label_store`).
+    Stored {
+        file: std::path::PathBuf,
+        sha256: String,
+    },
+}
+
+impl LabelSpec {
+    /// Checks the numbers; `Err(why)`.
+    pub fn validate(&self) -> Result<(), String> {
+        let t_ok = |t: f64| t > 0.0 && t.is_finite();
+        match self {
+            LabelSpec::Kd { temperature, alpha } => {
+                if !t_ok(*temperature) {
+                    return Err(format!("kd: temperature must be > 0, found {temperature}"));
+                }
+                if !(0.0..=1.0).contains(alpha) {
+                    return Err(format!("kd: alpha must be in [0, 1], found {alpha}"));
+                }
+            }
+            LabelSpec::Dkd {
+                alpha,
+                beta,
+                temperature,
+                ..
+            } => {
+                if !t_ok(*temperature) {
+                    return Err(format!("dkd: temperature must be > 0, found {temperature}"));
+                }
+                if !(*alpha >= 0.0 && *beta >= 0.0 && alpha.is_finite() && beta.is_finite()) {
+                    return Err(format!(
+                        "dkd: alpha and beta must be >= 0, found {alpha} and {beta}"
+                    ));
+                }
+            }
+            LabelSpec::Smoothing { epsilon } => {
+                if !(0.0..1.0).contains(epsilon) {
+                    return Err(format!(
+                        "smoothing: epsilon must be in [0, 1), found {epsilon}"
+                    ));
+                }
+            }
+            LabelSpec::Stored { sha256, .. } => {
+                if sha256.len() != 64 {
+                    return Err("stored: sha256 must be 64 hex digits".into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether evaluating it needs the protocol's teacher.
+    pub fn needs_teacher(&self) -> bool {
+        matches!(self, LabelSpec::Kd { .. } | LabelSpec::Dkd { .. })
+    }
+
+    /// Short text for records and tables, e.g. `kd (T 4, alpha 0.5)`.
+    pub fn describe(&self) -> String {
+        match self {
+            LabelSpec::Kd { temperature, alpha } => format!("kd (T {temperature}, alpha {alpha})"),
+            LabelSpec::Dkd {
+                alpha,
+                beta,
+                temperature,
+                warmup_epochs,
+            } => format!(
+                "dkd (alpha {alpha}, beta {beta}, T {temperature}, warm-up {warmup_epochs} epochs)"
+            ),
+            LabelSpec::Smoothing { epsilon } => format!("label smoothing (epsilon {epsilon})"),
+            LabelSpec::Stored { file, .. } => format!("stored labels ({})", file.display()),
+        }
+    }
+}

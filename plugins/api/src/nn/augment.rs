@@ -95,6 +95,28 @@ impl Dsa {
         Some(DsaDraw { group, params, n })
     }
 
+    /// One transformation for every image of up to `n` images: the parameters drawn for a
+    /// single image, repeated. This is the reference code's siamese mode (`DiffAugment` with a
+    /// seed sets every image's parameters to the first image's), used when matching: applied
+    /// to a real batch and a synthetic batch, it transforms all images of both identically.
+    pub fn draw_shared(&self, n: i64, h: i64, w: i64, device: Device) -> Option<DsaDraw> {
+        let one = self.draw(1, h, w, device)?;
+        let params = one
+            .params
+            .iter()
+            .map(|t| {
+                let mut s = t.size();
+                s[0] = n;
+                t.expand(s.as_slice(), false)
+            })
+            .collect();
+        Some(DsaDraw {
+            group: one.group,
+            params,
+            n,
+        })
+    }
+
     /// Augments a batch with a fresh draw.
     pub fn augment(&self, x: &Tensor) -> Tensor {
         let s = x.size();
@@ -265,6 +287,33 @@ mod tests {
             .repeat([4, 1, 1]);
         let y = affine(&x, &theta);
         assert!(y.allclose(&x, 1e-9, 1e-9, false));
+    }
+
+    /// A shared (siamese) draw transforms every image of any batch identically: copies of one
+    /// image stay equal to each other and to the same image in another batch; a per-image draw
+    /// of the same group does not keep them equal.
+    #[test]
+    fn shared_draw_applies_one_transformation_to_every_image() {
+        let _rng = crate::rng_lock();
+        tch::manual_seed(5);
+        let one = Tensor::rand([1, 1, 8, 8], (Kind::Double, Device::Cpu));
+        let copies = one.repeat([6, 1, 1, 1]);
+        for g in ["color", "crop", "cutout", "flip", "scale", "rotate"] {
+            let d = Dsa::new(g, true);
+            let mut differs = false;
+            for _ in 0..4 {
+                let shared = d.draw_shared(6, 8, 8, Device::Cpu).unwrap();
+                let y = apply(&copies, &shared);
+                let single = apply(&one, &shared);
+                for i in 0..6 {
+                    assert!(y.get(i).equal(&single.get(0)), "{g}: image {i} differs");
+                }
+                let per_image = d.draw(6, 8, 8, Device::Cpu).unwrap();
+                let z = apply(&copies, &per_image);
+                differs |= (1..6).any(|i| !z.get(i).equal(&z.get(0)));
+            }
+            assert!(differs, "{g}: per-image draws never differed");
+        }
     }
 
     /// Finite-difference check: every DSA group is differentiable w.r.t. the images.

@@ -13,6 +13,32 @@ pub enum Targets<'a> {
     Hard(&'a Tensor),
     /// Probabilities `[N, K]`: soft cross-entropy `-sum p log softmax(z)`.
     Soft(&'a Tensor),
+    /// Class indices `[N]` with label smoothing epsilon.
+    Smoothed(&'a Tensor, f64),
+    /// Online relabelling: `teacher` (eval mode, no gradient) labels every augmented and mixed
+    /// batch, and `loss` says how its logits are used. `labels` are the hard labels the KD and
+    /// DKD losses also need (mixed like any hard label under CutMix/Mixup).
+    Teacher {
+        teacher: &'a dyn Network,
+        loss: TeacherLoss,
+        labels: Option<&'a Tensor>,
+    },
+}
+
+/// How a teacher's logits become a loss (see [`super::losses`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum TeacherLoss {
+    /// `T^2 * KL(teacher_T || student_T)` only: the soft-label protocol.
+    Kl { temperature: f64 },
+    /// `alpha * CE + (1 - alpha) * T^2 * KL`.
+    Kd { temperature: f64, alpha: f64 },
+    /// `CE + min(1, (epoch + 1) / warmup) * (alpha * TCKD + beta * NCKD)`.
+    Dkd {
+        alpha: f64,
+        beta: f64,
+        temperature: f64,
+        warmup_epochs: usize,
+    },
 }
 
 /// Per-epoch callback: (epoch, mean train loss, the network) -> keep going?
@@ -91,6 +117,16 @@ pub fn fit(
     } else {
         0
     };
+    if let Targets::Teacher {
+        loss: TeacherLoss::Kd { .. } | TeacherLoss::Dkd { .. },
+        labels: None,
+        ..
+    } = &targets
+    {
+        panic!(
+            "the KD and DKD losses need the hard labels (Targets::Teacher {{ labels: Some(..) }})"
+        );
+    }
     let mut rng = SplitMix64::new(opts.order_seed);
     let mut on_epoch = opts.on_epoch;
     let mut on_batch = opts.on_batch;
@@ -114,14 +150,19 @@ pub fn fit(
                 );
             }
             // Batch mixing turns the batch's targets into distributions.
-            let mut soft_b = match &targets {
-                Targets::Soft(p) => Some(p.index_select(0, &idx)),
-                Targets::Hard(y) if spec.mix != super::mix::Mix::None => Some(
+            let hard = match &targets {
+                Targets::Hard(y) | Targets::Smoothed(y, _) => Some(*y),
+                Targets::Teacher { labels, .. } => *labels,
+                Targets::Soft(_) => None,
+            };
+            let mut soft_b = match (&targets, hard) {
+                (Targets::Soft(p), _) => Some(p.index_select(0, &idx)),
+                (_, Some(y)) if spec.mix != super::mix::Mix::None => Some(
                     y.index_select(0, &idx)
                         .one_hot(classes)
                         .to_kind(Kind::Float),
                 ),
-                Targets::Hard(_) => None,
+                _ => None,
             };
             if spec.mix != super::mix::Mix::None {
                 if let Some(p) = soft_b.take() {
@@ -131,10 +172,57 @@ pub fn fit(
                 }
             }
             let logits = net.forward_t(&xb, true);
+            // The batch's hard labels as a distribution (mixed when the batch is).
+            let hard_dist = || match (&soft_b, hard) {
+                (Some(p), _) => p.shallow_clone(),
+                (None, Some(y)) => y
+                    .index_select(0, &idx)
+                    .one_hot(logits.size()[1])
+                    .to_kind(Kind::Float),
+                (None, None) => unreachable!("checked above: KD and DKD have hard labels"),
+            };
             let per_sample = match (&targets, &soft_b) {
-                (_, Some(p)) => {
-                    -(p * logits.log_softmax(1, Kind::Float)).sum_dim_intlist(1, false, Kind::Float)
+                (Targets::Teacher { teacher, loss, .. }, _) => {
+                    let t_logits = {
+                        let _g = tch::no_grad_guard();
+                        teacher.forward_t(&xb, false)
+                    };
+                    match *loss {
+                        TeacherLoss::Kl { temperature } => {
+                            super::losses::kl_t(&logits, &t_logits, temperature)
+                        }
+                        TeacherLoss::Kd { temperature, alpha } => {
+                            super::losses::kd(&logits, &t_logits, &hard_dist(), temperature, alpha)
+                        }
+                        TeacherLoss::Dkd {
+                            alpha,
+                            beta,
+                            temperature,
+                            warmup_epochs,
+                        } => {
+                            let target = hard_dist();
+                            let gt = target.argmax(1, false);
+                            let w = ((epoch + 1) as f64 / warmup_epochs.max(1) as f64).min(1.0);
+                            super::losses::soft_ce(&logits, &target)
+                                + super::losses::dkd(
+                                    &logits,
+                                    &t_logits,
+                                    &gt,
+                                    alpha,
+                                    beta,
+                                    temperature,
+                                ) * w
+                        }
+                    }
                 }
+                (Targets::Smoothed(_, eps), Some(p)) => {
+                    let k = logits.size()[1] as f64;
+                    super::losses::soft_ce(&logits, &(p * (1.0 - eps) + eps / k))
+                }
+                (Targets::Smoothed(y, eps), None) => {
+                    super::losses::smoothed_ce(&logits, &y.index_select(0, &idx), *eps)
+                }
+                (_, Some(p)) => super::losses::soft_ce(&logits, p),
                 (Targets::Hard(y), None) => logits.cross_entropy_loss::<Tensor>(
                     &y.index_select(0, &idx),
                     None,
@@ -199,6 +287,7 @@ pub fn evaluate(net: &dyn Network, x: &Tensor, y: &Tensor, batch: i64) -> (f64, 
 
 #[cfg(test)]
 mod tests {
+    use super::TeacherLoss;
     use super::*;
     use crate::nn::{build, mix::Mix};
     use crate::spec::{ModelSpec, Schedule};
@@ -285,6 +374,88 @@ mod tests {
                     losses.last().unwrap() < &losses[0],
                     "{aug:?}/{mix:?}: loss did not fall: {losses:?}"
                 );
+            }
+        }
+    }
+
+    /// Every teacher loss and label smoothing learns the separable problem, with and without
+    /// CutMix: the student follows a trained teacher (KL alone carries no hard label).
+    #[test]
+    fn teacher_losses_and_smoothing_learn_a_separable_problem() {
+        let _rng = crate::rng_lock();
+        let n = 40;
+        let left = Tensor::zeros([n / 2, 1, 16, 16], (Kind::Float, Device::Cpu));
+        let _ = left.narrow(3, 0, 8).fill_(1.0);
+        let x = Tensor::cat(&[left.shallow_clone(), left.flip([3])], 0);
+        let y = Tensor::cat(
+            &[
+                Tensor::zeros([n / 2], (Kind::Int64, Device::Cpu)),
+                Tensor::ones([n / 2], (Kind::Int64, Device::Cpu)),
+            ],
+            0,
+        );
+        let small = ModelSpec {
+            arch: crate::spec::Arch::Convnet,
+            width: 8,
+            depth: 2,
+        };
+        tch::manual_seed(1);
+        let tvs = VarStore::new(Device::Cpu);
+        let teacher = build(&tvs.root(), &small, [1, 16, 16], 2);
+        let hard = spec(Augment::None, Mix::None);
+        fit(
+            teacher.as_ref(),
+            &tvs,
+            &x,
+            Targets::Hard(&y),
+            &hard,
+            FitOptions::default(),
+        )
+        .unwrap();
+        assert!(evaluate(teacher.as_ref(), &x, &y, 64).0 >= 0.95);
+        let losses = [
+            TeacherLoss::Kl { temperature: 4.0 },
+            TeacherLoss::Kd {
+                temperature: 4.0,
+                alpha: 0.1,
+            },
+            TeacherLoss::Dkd {
+                alpha: 1.0,
+                beta: 8.0,
+                temperature: 4.0,
+                warmup_epochs: 5,
+            },
+        ];
+        for mix in [Mix::None, Mix::Cutmix] {
+            let mut cases: Vec<(String, Targets)> = losses
+                .iter()
+                .map(|&loss| {
+                    (
+                        format!("{loss:?}"),
+                        Targets::Teacher {
+                            teacher: teacher.as_ref(),
+                            loss,
+                            labels: Some(&y),
+                        },
+                    )
+                })
+                .collect();
+            cases.push(("smoothing".into(), Targets::Smoothed(&y, 0.1)));
+            for (name, targets) in cases {
+                tch::manual_seed(0);
+                let vs = VarStore::new(Device::Cpu);
+                let net = build(&vs.root(), &small, [1, 16, 16], 2);
+                fit(
+                    net.as_ref(),
+                    &vs,
+                    &x,
+                    targets,
+                    &spec(Augment::None, mix),
+                    FitOptions::default(),
+                )
+                .unwrap();
+                let (acc, _) = evaluate(net.as_ref(), &x, &y, 64);
+                assert!(acc >= 0.95, "{name} / {mix:?}: accuracy {acc}");
             }
         }
     }

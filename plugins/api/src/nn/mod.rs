@@ -5,10 +5,11 @@
 
 pub mod augment;
 pub mod fit;
+pub mod losses;
 pub mod mix;
 pub mod models;
 
-pub use fit::{evaluate, fit, FitOptions, FitReport, Targets};
+pub use fit::{evaluate, fit, FitOptions, FitReport, Targets, TeacherLoss};
 pub use models::{build, Network};
 
 use tch::{Device, Kind, Tensor};

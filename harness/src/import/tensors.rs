@@ -1,0 +1,363 @@
+//! The tensors of a compressed set as read from disk, before they become libtorch tensors:
+//! element type, shape and little-endian bytes, whatever the container (safetensors, npz,
+//! ImageFolder). Every check that depends only on the element type happens here, with the
+//! file and the tensor named.
+
+use std::path::Path;
+use tch::{Kind, Tensor};
+
+/// Element types a reader can name (safetensors spelling). Anything else is unknown and is
+/// reported with the name the file used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DType {
+    Bool,
+    U8,
+    I8,
+    I16,
+    U16,
+    I32,
+    U32,
+    I64,
+    U64,
+    F16,
+    BF16,
+    F32,
+    F64,
+}
+
+use DType::*;
+
+impl DType {
+    /// The safetensors name (`U8`, `F32`, ...).
+    pub fn from_safetensors(s: &str) -> Option<DType> {
+        Some(match s {
+            "BOOL" => Bool,
+            "U8" => U8,
+            "I8" => I8,
+            "I16" => I16,
+            "U16" => U16,
+            "I32" => I32,
+            "U32" => U32,
+            "I64" => I64,
+            "U64" => U64,
+            "F16" => F16,
+            "BF16" => BF16,
+            "F32" => F32,
+            "F64" => F64,
+            _ => return None,
+        })
+    }
+
+    pub fn safetensors_name(self) -> &'static str {
+        match self {
+            Bool => "BOOL",
+            U8 => "U8",
+            I8 => "I8",
+            I16 => "I16",
+            U16 => "U16",
+            I32 => "I32",
+            U32 => "U32",
+            I64 => "I64",
+            U64 => "U64",
+            F16 => "F16",
+            BF16 => "BF16",
+            F32 => "F32",
+            F64 => "F64",
+        }
+    }
+
+    /// The PyTorch / NumPy name, for messages.
+    pub fn torch_name(self) -> &'static str {
+        match self {
+            Bool => "bool",
+            U8 => "uint8",
+            I8 => "int8",
+            I16 => "int16",
+            U16 => "uint16",
+            I32 => "int32",
+            U32 => "uint32",
+            I64 => "int64",
+            U64 => "uint64",
+            F16 => "float16",
+            BF16 => "bfloat16",
+            F32 => "float32",
+            F64 => "float64",
+        }
+    }
+
+    pub fn size(self) -> usize {
+        match self {
+            Bool | U8 | I8 => 1,
+            I16 | U16 | F16 | BF16 => 2,
+            I32 | U32 | F32 => 4,
+            I64 | U64 | F64 => 8,
+        }
+    }
+
+    pub fn is_float(self) -> bool {
+        matches!(self, F16 | BF16 | F32 | F64)
+    }
+
+    fn kind(self) -> Option<Kind> {
+        Some(match self {
+            Bool => Kind::Bool,
+            U8 => Kind::Uint8,
+            I8 => Kind::Int8,
+            I16 => Kind::Int16,
+            I32 => Kind::Int,
+            I64 => Kind::Int64,
+            F16 => Kind::Half,
+            BF16 => Kind::BFloat16,
+            F32 => Kind::Float,
+            F64 => Kind::Double,
+            U16 | U32 | U64 => return None,
+        })
+    }
+
+    /// The type of a libtorch tensor, for writing.
+    pub fn of_kind(kind: Kind) -> Option<DType> {
+        Some(match kind {
+            Kind::Bool => Bool,
+            Kind::Uint8 => U8,
+            Kind::Int8 => I8,
+            Kind::Int16 => I16,
+            Kind::Int => I32,
+            Kind::Int64 => I64,
+            Kind::Half => F16,
+            Kind::BFloat16 => BF16,
+            Kind::Float => F32,
+            Kind::Double => F64,
+            _ => return None,
+        })
+    }
+}
+
+/// One tensor as stored: type, shape (row-major) and little-endian bytes.
+pub struct RawTensor {
+    pub dtype: DType,
+    pub shape: Vec<usize>,
+    pub data: Vec<u8>,
+}
+
+/// The tensors a compressed set may hold, the element types each accepts, and how the
+/// accepted types read in a message.
+pub const ROLES: [(&str, &[DType], &str); 5] = [
+    (
+        "images",
+        &[U8, F32, F16, BF16, F64],
+        "uint8 (U8, pixels 0-255) or floating point (F32, F16, BF16, F64; pixels in [0, 1])",
+    ),
+    ("labels", &[I64], "int64 (I64): one class index per image"),
+    (
+        "soft_labels",
+        &[F32, F16, BF16, F64],
+        "floating point (F32, F16, BF16, F64): one probability row per image",
+    ),
+    (
+        "weights",
+        &[F32, F16, BF16, F64],
+        "floating point (F32, F16, BF16, F64): one weight per image",
+    ),
+    (
+        "indices",
+        &[I64],
+        "int64 (I64): positions of the images in the train split",
+    ),
+];
+
+fn role(name: &str) -> Option<&'static (&'static str, &'static [DType], &'static str)> {
+    ROLES.iter().find(|(n, _, _)| *n == name)
+}
+
+/// Names the tensors a set may hold, for messages.
+pub fn role_names() -> String {
+    ROLES
+        .iter()
+        .map(|(n, _, _)| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The error for a tensor whose element type the reader does not know at all.
+pub fn unknown_dtype(file: &Path, name: &str, found: &str) -> String {
+    match role(name) {
+        Some((_, _, rule)) => format!(
+            "{}: tensor `{name}` has unknown dtype {found:?}: `{name}` must be {rule}",
+            file.display()
+        ),
+        None => format!(
+            "{}: tensor `{name}` has unknown dtype {found:?} (and `{name}` is not a tensor of the layout: {})",
+            file.display(),
+            role_names()
+        ),
+    }
+}
+
+/// Checks the tensor's name and element type against its role.
+pub fn check_role(file: &Path, name: &str, t: &RawTensor) -> Result<(), String> {
+    let Some((_, allowed, rule)) = role(name) else {
+        return Err(format!(
+            "{}: unknown tensor `{name}`: a compressed set holds {} (see CONTRIBUTING.md, \"Evaluating a set made elsewhere\")",
+            file.display(),
+            role_names()
+        ));
+    };
+    if !allowed.contains(&t.dtype) {
+        return Err(format!(
+            "{}: tensor `{name}` has dtype {} ({}): `{name}` must be {rule}",
+            file.display(),
+            t.dtype.safetensors_name(),
+            t.dtype.torch_name()
+        ));
+    }
+    Ok(())
+}
+
+impl std::fmt::Debug for RawTensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "RawTensor {{ {} {:?}, {} bytes }}",
+            self.dtype.safetensors_name(),
+            self.shape,
+            self.data.len()
+        )
+    }
+}
+
+impl RawTensor {
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Checks that the byte count matches shape and type (a short buffer is a truncated file).
+    pub fn check_len(&self, file: &Path, name: &str) -> Result<(), String> {
+        let want = self
+            .shape
+            .iter()
+            .try_fold(self.dtype.size(), |a, &d| a.checked_mul(d));
+        match want {
+            Some(w) if w == self.data.len() => Ok(()),
+            Some(w) if self.data.len() < w => Err(format!(
+                "{}: tensor `{name}` is truncated: shape {:?} of {} needs {w} bytes, the file holds {}",
+                file.display(),
+                self.shape,
+                self.dtype.safetensors_name(),
+                self.data.len()
+            )),
+            Some(w) => Err(format!(
+                "{}: tensor `{name}` holds {} bytes, but shape {:?} of {} needs {w}",
+                file.display(),
+                self.data.len(),
+                self.shape,
+                self.dtype.safetensors_name()
+            )),
+            None => Err(format!(
+                "{}: tensor `{name}` has an impossible shape {:?}",
+                file.display(),
+                self.shape
+            )),
+        }
+    }
+
+    /// The libtorch tensor (CPU). The role check must have passed.
+    pub fn to_tensor(&self, file: &Path, name: &str) -> Result<Tensor, String> {
+        self.check_len(file, name)?;
+        let kind = self.dtype.kind().ok_or_else(|| {
+            format!(
+                "{}: tensor `{name}` has dtype {}, which libtorch cannot hold",
+                file.display(),
+                self.dtype.safetensors_name()
+            )
+        })?;
+        let shape: Vec<i64> = self.shape.iter().map(|&d| d as i64).collect();
+        Tensor::f_from_data_size(&self.data, &shape, kind)
+            .map_err(|e| format!("{}: tensor `{name}`: {e}", file.display()))
+    }
+
+    /// The bytes of a libtorch tensor (any device, any layout), for writing.
+    pub fn from_tensor(t: &Tensor) -> Result<RawTensor, String> {
+        let dtype = DType::of_kind(t.kind())
+            .ok_or_else(|| format!("cannot store a tensor of kind {:?}", t.kind()))?;
+        let t = t.to_device(tch::Device::Cpu).contiguous();
+        let numel = t.numel();
+        let mut data = vec![0u8; numel * dtype.size()];
+        t.f_copy_data_u8(&mut data, numel)
+            .map_err(|e| e.to_string())?;
+        Ok(RawTensor {
+            dtype,
+            shape: t.size().iter().map(|&d| d as usize).collect(),
+            data,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_round_trip_through_libtorch_for_every_stored_type() {
+        let x = Tensor::from_slice(&[0.0f32, 0.25, 1.0, 0.5, 0.125, 0.75]).view([2, 3]);
+        for kind in [
+            Kind::Float,
+            Kind::Double,
+            Kind::Half,
+            Kind::BFloat16,
+            Kind::Uint8,
+        ] {
+            let t = (&x * 4.0).to_kind(kind);
+            let raw = RawTensor::from_tensor(&t).unwrap();
+            assert_eq!(raw.shape, vec![2, 3]);
+            assert_eq!(raw.data.len(), 6 * raw.dtype.size());
+            let back = raw.to_tensor(Path::new("f"), "images").unwrap();
+            assert_eq!(back.kind(), kind);
+            assert!(back.equal(&t), "{kind:?}");
+        }
+        // Little-endian: float32 1.0 is 00 00 80 3f.
+        let raw = RawTensor::from_tensor(&Tensor::from_slice(&[1.0f32])).unwrap();
+        assert_eq!(raw.data, vec![0, 0, 0x80, 0x3f]);
+    }
+
+    #[test]
+    fn roles_name_the_file_tensor_and_what_is_allowed() {
+        let f = Path::new("/d/set.safetensors");
+        let t = RawTensor {
+            dtype: I32,
+            shape: vec![1],
+            data: vec![0; 4],
+        };
+        assert_eq!(
+            check_role(f, "images", &t).unwrap_err(),
+            "/d/set.safetensors: tensor `images` has dtype I32 (int32): `images` must be uint8 (U8, pixels 0-255) or floating point (F32, F16, BF16, F64; pixels in [0, 1])"
+        );
+        assert!(check_role(f, "labels", &RawTensor { dtype: I64, ..t }).is_ok());
+        let e = check_role(
+            f,
+            "label",
+            &RawTensor {
+                dtype: I64,
+                shape: vec![1],
+                data: vec![0; 8],
+            },
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("unknown tensor `label`") && e.contains("`labels`"),
+            "{e}"
+        );
+        assert_eq!(
+            unknown_dtype(f, "soft_labels", "C64"),
+            "/d/set.safetensors: tensor `soft_labels` has unknown dtype \"C64\": `soft_labels` must be floating point (F32, F16, BF16, F64): one probability row per image"
+        );
+        let short = RawTensor {
+            dtype: F32,
+            shape: vec![2, 2],
+            data: vec![0; 12],
+        };
+        assert_eq!(
+            short.check_len(f, "images").unwrap_err(),
+            "/d/set.safetensors: tensor `images` is truncated: shape [2, 2] of F32 needs 16 bytes, the file holds 12"
+        );
+    }
+}
