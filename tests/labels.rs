@@ -272,3 +272,52 @@ fn method_config_files_are_recorded_and_change_what_is_reused() {
         "{t}"
     );
 }
+
+/// FKD-style stored labels are replayed (the student learns from them) and cost their file;
+/// LPLD keeps a fraction of the epochs and costs proportionally less.
+#[test]
+fn stored_labels_are_replayed_and_their_bytes_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("native");
+    run(NATIVE, "fkd,lpld", "10", "1", &out);
+    let fkd = record(&out, "fkd__ipc10__s0");
+    let lpld = record(&out, "lpld__ipc10__s0");
+    for r in [&fkd, &lpld] {
+        assert_eq!(r["status"], "ok", "{r}");
+        assert!(
+            r["evaluation"]["labels"]
+                .as_str()
+                .unwrap()
+                .starts_with("native: stored labels ("),
+            "{r}"
+        );
+        assert!(r["evaluation"]["top1"].as_f64().unwrap() > 0.5, "{r}");
+        let store = r["method_metadata"]["label_store_bytes"].as_u64().unwrap();
+        // Hard labels (1 byte each) plus the store file.
+        assert_eq!(r["storage"]["label_bytes"].as_u64().unwrap(), 100 + store);
+        assert!(
+            r["teacher"].is_null(),
+            "stored labels need no online teacher: {r}"
+        );
+    }
+    // 30 epochs stored vs round(30 / 40) -> 1 epoch kept: 30 x smaller label store (+ header).
+    let (a, b) = (
+        fkd["method_metadata"]["label_store_bytes"]
+            .as_u64()
+            .unwrap(),
+        lpld["method_metadata"]["label_store_bytes"]
+            .as_u64()
+            .unwrap(),
+    );
+    assert_eq!(fkd["method_metadata"]["stored_epochs"], 30);
+    assert_eq!(
+        lpld["method_metadata"]["kept_epochs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(b * 20 < a, "fkd {a} bytes, lpld {b} bytes");
+    // Each logit costs 2 bytes: 30 epochs x 100 images x 10 classes at least.
+    assert!(a > 30 * 100 * 10 * 2, "{a}");
+}

@@ -33,6 +33,9 @@ pub struct Check {
 /// Runs the conformance check; the report lists every check. `config` is the method's table
 /// (from `bench plugin check --config FILE`), `{}` for the plugin's defaults.
 pub fn run(path: &Path, config: &serde_json::Value) -> Vec<Check> {
+    // One thread, as a default CPU cell runs: libtorch's default pool only adds contention on
+    // a tiny problem (and on a loaded machine slows the check down many times).
+    tch::set_num_threads(1);
     let mut out = Vec::new();
     let push = |out: &mut Vec<Check>, name: &str, o: Outcome| {
         out.push(Check {
@@ -153,7 +156,17 @@ pub fn run(path: &Path, config: &serde_json::Value) -> Vec<Check> {
             std: std.clone(),
             mirror_invariant: false,
             labels: "hard".into(),
-            teacher: None,
+            // A tiny teacher for methods that ask for one (trained once per check).
+            teacher: Some(distillery_api::spec::TeacherSpec {
+                model: ModelSpec {
+                    arch: Arch::Convnet,
+                    width: 8,
+                    depth: 3,
+                },
+                train: tiny.clone(),
+                seed: 0,
+                patience: 0,
+            }),
         },
     };
     let call = |budget: Budget, seed: u64| -> Result<RawOutput, CallError> {

@@ -66,6 +66,7 @@ pub fn train_and_evaluate(
     let weights = set.weights.as_ref().map(|w| w.to_device(device));
     let dsa = Dsa::new(&recipe.dsa_strategy, data.mirror_invariant);
     let soft = set.soft_labels.as_ref().map(|p| p.to_device(device));
+    let mut store: Option<distillery_api::label_store::LabelStore> = None;
     let (targets, labels) = match labelling {
         Labelling::Hard => (Targets::Hard(&y), "hard (cross-entropy)".to_string()),
         Labelling::Soft {
@@ -140,10 +141,35 @@ pub fn train_and_evaluate(
                     Targets::Smoothed(&y, *epsilon),
                     format!("native: {}", set.label_spec.as_ref().unwrap().describe()),
                 ),
-                Some(LabelSpec::Stored { file, .. }) => anyhow::bail!(
-                    "stored labels ({}) cannot be replayed by this build",
-                    file.display()
-                ),
+                Some(LabelSpec::Stored { file, sha256 }) => {
+                    if recipe.mix != distillery_api::nn::mix::Mix::None
+                        || recipe.augment == distillery_api::spec::Augment::RrcFlip
+                    {
+                        anyhow::bail!(
+                            "stored labels ({}) are replayed with DSA or no augmentation, without CutMix/Mixup; this protocol's recipe uses RandomResizedCrop or batch mixing",
+                            file.display()
+                        );
+                    }
+                    let s = distillery_api::label_store::LabelStore::read(file, Some(sha256))
+                        .map_err(|e| anyhow::anyhow!(e))?;
+                    if s.set_size != set.labels.size()[0] as usize
+                        || s.classes != data.num_classes()
+                    {
+                        anyhow::bail!(
+                            "label store {} was made for {} images of {} classes, the set has {} of {}",
+                            file.display(),
+                            s.set_size,
+                            s.classes,
+                            set.labels.size()[0],
+                            data.num_classes()
+                        );
+                    }
+                    store = Some(s);
+                    (
+                        Targets::Hard(&y), // replaced below: the store outlives this match
+                        format!("native: {}", set.label_spec.as_ref().unwrap().describe()),
+                    )
+                }
                 None => match &soft {
                     Some(p) => (
                         Targets::Soft(p),
@@ -156,6 +182,10 @@ pub fn train_and_evaluate(
                 },
             }
         }
+    };
+    let targets = match &store {
+        Some(s) => Targets::Stored(s),
+        None => targets,
     };
     let report = nn::fit(
         net.as_ref(),

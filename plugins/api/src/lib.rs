@@ -38,6 +38,7 @@
 pub mod abi;
 pub mod export;
 pub mod host;
+pub mod label_store;
 pub mod method;
 pub mod nn;
 pub mod rng;

@@ -127,6 +127,80 @@ impl Dsa {
     }
 }
 
+impl DsaDraw {
+    /// The draw's parameters as plain numbers (for stored labels that must replay the exact
+    /// augmentation the teacher saw): per parameter tensor, its shape and its values (int64
+    /// groups `crop`/`cutout` as i64, the others as f32).
+    pub fn to_record(&self) -> DrawRecord {
+        let params = self
+            .params
+            .iter()
+            .map(|t| {
+                let t = t.to_device(Device::Cpu).contiguous();
+                let shape = t.size();
+                let flat = t.flatten(0, -1);
+                let values = if t.kind() == Kind::Int64 {
+                    ParamValues::I64(Vec::<i64>::try_from(&flat).expect("int64 params"))
+                } else {
+                    ParamValues::F32(
+                        Vec::<f32>::try_from(&flat.to_kind(Kind::Float)).expect("float params"),
+                    )
+                };
+                (shape, values)
+            })
+            .collect();
+        DrawRecord {
+            group: self.group.to_string(),
+            n: self.n,
+            params,
+        }
+    }
+
+    /// Rebuilds a draw from its record; `Err` for an unknown group or inconsistent shapes.
+    pub fn from_record(r: &DrawRecord, device: Device) -> Result<DsaDraw, String> {
+        let group = DSA_GROUPS
+            .iter()
+            .copied()
+            .find(|g| *g == r.group)
+            .ok_or_else(|| format!("unknown DSA group {:?}", r.group))?;
+        let params = r
+            .params
+            .iter()
+            .map(|(shape, v)| {
+                let numel: i64 = shape.iter().product();
+                let t = match v {
+                    ParamValues::I64(x) if x.len() as i64 == numel => Tensor::from_slice(x),
+                    ParamValues::F32(x) if x.len() as i64 == numel => Tensor::from_slice(x),
+                    _ => return Err(format!(
+                        "DSA {group} parameter of shape {shape:?} has the wrong number of values"
+                    )),
+                };
+                Ok(t.view(shape.as_slice()).to_device(device))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(DsaDraw {
+            group,
+            params,
+            n: r.n,
+        })
+    }
+}
+
+/// Values of one DSA parameter tensor.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum ParamValues {
+    F32(Vec<f32>),
+    I64(Vec<i64>),
+}
+
+/// A [`DsaDraw`] as plain data.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DrawRecord {
+    pub group: String,
+    pub n: i64,
+    pub params: Vec<(Vec<i64>, ParamValues)>,
+}
+
 /// Applies a draw to a batch of at most `draw.n` images (uses the first `N` parameters).
 pub fn apply(x: &Tensor, draw: &DsaDraw) -> Tensor {
     let s = x.size();

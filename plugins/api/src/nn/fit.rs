@@ -23,6 +23,9 @@ pub enum Targets<'a> {
         loss: TeacherLoss,
         labels: Option<&'a Tensor>,
     },
+    /// FKD-style stored labels: the store dictates each epoch's batches and their DSA draws,
+    /// and the loss is the KL against its logits at its temperature (no CutMix/Mixup, no RRC).
+    Stored(&'a crate::label_store::LabelStore),
 }
 
 /// How a teacher's logits become a loss (see [`super::losses`]).
@@ -127,6 +130,13 @@ pub fn fit(
             "the KD and DKD losses need the hard labels (Targets::Teacher {{ labels: Some(..) }})"
         );
     }
+    if let Targets::Stored(store) = &targets {
+        assert!(
+            spec.mix == super::mix::Mix::None && spec.augment != Augment::RrcFlip,
+            "stored labels are replayed without CutMix/Mixup or RandomResizedCrop"
+        );
+        assert_eq!(store.set_size, n, "a label store made for another set");
+    }
     let mut rng = SplitMix64::new(opts.order_seed);
     let mut on_epoch = opts.on_epoch;
     let mut on_batch = opts.on_batch;
@@ -135,11 +145,31 @@ pub fn fit(
     for epoch in 0..spec.epochs {
         opt.set_lr(spec.lr_at(epoch));
         let perm: Vec<i64> = rng.permutation(n).into_iter().map(|i| i as i64).collect();
+        // Stored labels dictate the batches and their augmentation; otherwise a fresh order.
+        let batches: Vec<(Vec<i64>, Option<&crate::label_store::StoredBatch>)> = match &targets {
+            Targets::Stored(store) => store
+                .epoch(epoch)
+                .iter()
+                .map(|b| (b.indices.iter().map(|&i| i as i64).collect(), Some(b)))
+                .collect(),
+            _ => perm
+                .chunks(spec.batch_size)
+                .map(|c| (c.to_vec(), None))
+                .collect(),
+        };
         let (mut sum, mut count) = (0.0, 0usize);
-        for chunk in perm.chunks(spec.batch_size) {
+        for (chunk, stored) in &batches {
+            let chunk = chunk.as_slice();
             let idx = Tensor::from_slice(chunk).to_device(device);
             let mut xb = x.index_select(0, &idx);
-            if let Some(d) = &dsa {
+            let mut stored_logits = None;
+            if let (Some(b), Targets::Stored(store)) = (stored, &targets) {
+                let (_, xa, t) = b
+                    .replay(x, store.classes)
+                    .map_err(tch::TchError::FileFormat)?;
+                xb = xa;
+                stored_logits = Some((t, store.temperature));
+            } else if let Some(d) = &dsa {
                 xb = d.augment(&xb);
             }
             if spec.augment == Augment::RrcFlip {
@@ -153,7 +183,7 @@ pub fn fit(
             let hard = match &targets {
                 Targets::Hard(y) | Targets::Smoothed(y, _) => Some(*y),
                 Targets::Teacher { labels, .. } => *labels,
-                Targets::Soft(_) => None,
+                Targets::Soft(_) | Targets::Stored(_) => None,
             };
             let mut soft_b = match (&targets, hard) {
                 (Targets::Soft(p), _) => Some(p.index_select(0, &idx)),
@@ -182,6 +212,10 @@ pub fn fit(
                 (None, None) => unreachable!("checked above: KD and DKD have hard labels"),
             };
             let per_sample = match (&targets, &soft_b) {
+                (Targets::Stored(_), _) => {
+                    let (t, temperature) = stored_logits.as_ref().expect("replayed above");
+                    super::losses::kl_t(&logits, t, *temperature)
+                }
                 (Targets::Teacher { teacher, loss, .. }, _) => {
                     let t_logits = {
                         let _g = tch::no_grad_guard();
