@@ -5,26 +5,13 @@
 //! They need the workspace's plugins built next to `bench` (`make test` runs ./setup.sh, which
 //! builds them, before `cargo test`).
 
+mod common;
+use common::*;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Command;
 
 const TINY: &str = "tests/fixtures/tiny-hard-label.toml";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn bench_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_bench"))
-}
-
-fn build_dir() -> PathBuf {
-    bench_path().parent().unwrap().to_path_buf()
-}
 
 fn fixture_plugin() -> PathBuf {
     let p = build_dir().join("libdistillery_fixture_misbehave.so");
@@ -34,39 +21,6 @@ fn fixture_plugin() -> PathBuf {
         p.display()
     );
     p
-}
-
-fn bench(args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(bench_path());
-    c.current_dir(root())
-        .args(args)
-        .env_remove("DISTILLERY_PLUGINS")
-        .env_remove("DISTILLERY_FIXTURE_MODE");
-    // Keep the per-user reference cache out of the tests.
-    c.env(
-        "XDG_CACHE_HOME",
-        std::env::temp_dir().join(format!("distillery-test-cache-{}", std::process::id())),
-    );
-    for (k, v) in envs {
-        c.env(k, v);
-    }
-    c.output().expect("run bench")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn record(out: &Path, id: &str) -> Value {
-    let p = out.join("cells").join(format!("{id}.json"));
-    serde_json::from_str(
-        &std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
-    )
-    .unwrap()
 }
 
 fn tiny_hash() -> String {

@@ -14,45 +14,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+use common::{record, root, s, text};
+
 const TINY: &str = "tests/fixtures/tiny-hard-label.toml";
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
 fn bench(args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_bench"));
-    c.current_dir(root())
-        .args(args)
-        .env_remove("DISTILLERY_PLUGINS")
-        .env(
-            "XDG_CACHE_HOME",
-            std::env::temp_dir().join(format!("distillery-test-cache-{}", std::process::id())),
-        );
-    c.output().expect("run bench")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn record(out: &Path, id: &str) -> Value {
-    let p = out.join("cells").join(format!("{id}.json"));
-    serde_json::from_str(
-        &std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
-    )
-    .unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
+    common::bench(args, &[])
 }
 
 /// `bench export` of `random` under the tiny protocol.
