@@ -171,9 +171,11 @@ impl DsaDraw {
                 let t = match v {
                     ParamValues::I64(x) if x.len() as i64 == numel => Tensor::from_slice(x),
                     ParamValues::F32(x) if x.len() as i64 == numel => Tensor::from_slice(x),
-                    _ => return Err(format!(
+                    _ => {
+                        return Err(format!(
                         "DSA {group} parameter of shape {shape:?} has the wrong number of values"
-                    )),
+                    ))
+                    }
                 };
                 Ok(t.view(shape.as_slice()).to_device(device))
             })
