@@ -39,6 +39,34 @@ pub struct Storage {
     pub teacher_parameter_bytes: Option<u64>,
 }
 
+/// Why a `[N, K]` tensor is not a set of probability rows.
+#[derive(Debug, PartialEq)]
+pub enum ProbabilityIssue {
+    /// A NaN, an infinity or a negative entry.
+    NotProbabilities,
+    /// A row does not sum to 1 (within 1e-3); the largest deviation.
+    RowSum(f64),
+}
+
+/// Checks that every row of `p` is a probability distribution: finite, >= 0, summing to 1
+/// within 1e-3. Plugin outputs and imported files share it; each caller words the error.
+pub fn probability_rows(p: &Tensor) -> Result<(), ProbabilityIssue> {
+    if p.isfinite().all().int64_value(&[]) != 1 || p.lt(0.0).any().int64_value(&[]) == 1 {
+        return Err(ProbabilityIssue::NotProbabilities);
+    }
+    let dev = (p
+        .to_kind(Kind::Double)
+        .sum_dim_intlist(1, false, Kind::Double)
+        - 1.0)
+        .abs()
+        .max()
+        .double_value(&[]);
+    if dev > 1e-3 {
+        return Err(ProbabilityIssue::RowSum(dev));
+    }
+    Ok(())
+}
+
 fn hard_label_width(k: usize) -> u64 {
     if k <= 256 {
         1
@@ -184,22 +212,16 @@ pub fn check(
                         ));
                     }
                     let p = p.to_device(tch::Device::Cpu);
-                    if p.isfinite().all().int64_value(&[]) != 1
-                        || p.lt(0.0).any().int64_value(&[]) == 1
-                    {
-                        return Err("soft labels must be finite probabilities (>= 0)".into());
-                    }
-                    let dev = (p
-                        .to_kind(Kind::Double)
-                        .sum_dim_intlist(1, false, Kind::Double)
-                        - 1.0)
-                        .abs()
-                        .max()
-                        .double_value(&[]);
-                    if dev > 1e-3 {
-                        return Err(format!(
-                            "soft label rows must sum to 1 (largest deviation {dev:.3e})"
-                        ));
+                    match probability_rows(&p) {
+                        Err(ProbabilityIssue::NotProbabilities) => {
+                            return Err("soft labels must be finite probabilities (>= 0)".into())
+                        }
+                        Err(ProbabilityIssue::RowSum(dev)) => {
+                            return Err(format!(
+                                "soft label rows must sum to 1 (largest deviation {dev:.3e})"
+                            ))
+                        }
+                        Ok(()) => {}
                     }
                     Some(p)
                 }

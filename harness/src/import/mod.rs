@@ -573,23 +573,18 @@ pub fn open(path: &Path, view: &DatasetView) -> Result<Set, String> {
         None => None,
         Some(t) => {
             let p = t.to_tensor(file, "soft_labels")?;
-            let finite = p.isfinite().all().int64_value(&[]) == 1;
-            if !finite || p.lt(0.0).any().int64_value(&[]) == 1 {
-                return Err(format!(
-                    "{f}: tensor `soft_labels` must hold finite probabilities (>= 0)"
-                ));
-            }
-            let dev = (p
-                .to_kind(Kind::Double)
-                .sum_dim_intlist(1, false, Kind::Double)
-                - 1.0)
-                .abs()
-                .max()
-                .double_value(&[]);
-            if dev > 1e-3 {
-                return Err(format!(
-                    "{f}: tensor `soft_labels`: rows must sum to 1 (largest deviation {dev:.3e}); store probabilities, not logits"
-                ));
+            match crate::validate::probability_rows(&p) {
+                Err(crate::validate::ProbabilityIssue::NotProbabilities) => {
+                    return Err(format!(
+                        "{f}: tensor `soft_labels` must hold finite probabilities (>= 0)"
+                    ))
+                }
+                Err(crate::validate::ProbabilityIssue::RowSum(dev)) => {
+                    return Err(format!(
+                        "{f}: tensor `soft_labels`: rows must sum to 1 (largest deviation {dev:.3e}); store probabilities, not logits"
+                    ))
+                }
+                Ok(()) => {}
             }
             Some(p)
         }

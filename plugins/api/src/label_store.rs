@@ -288,7 +288,7 @@ fn f16_bits(t: &Tensor) -> Vec<u16> {
 /// size and augmentation), and the teacher's logits on each augmented batch. `keep` lists the
 /// training epochs to store (all of them for FKD; a random fraction for LPLD). Writes the
 /// store to the method's scratch folder and returns the label spec that points at it, with its
-/// size in bytes.
+/// size in bytes. A non-positive `temperature` is a configuration error naming the method.
 pub fn record_teacher_labels(
     ctx: &Context,
     input: &Input,
@@ -297,6 +297,12 @@ pub fn record_teacher_labels(
     temperature: f64,
     seed: u64,
 ) -> Result<(LabelSpec, u64), MethodError> {
+    if !(temperature > 0.0 && temperature.is_finite()) {
+        return Err(MethodError::Config(format!(
+            "[methods.{}] temperature: must be > 0, found {temperature}",
+            ctx.meta().method
+        )));
+    }
     let recipe = &ctx.protocol().train;
     if recipe.mix != crate::nn::mix::Mix::None || recipe.augment == Augment::RrcFlip {
         return Err(MethodError::Unsupported(

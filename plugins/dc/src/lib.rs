@@ -29,42 +29,10 @@ export_plugin!(Dc);
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use distillery_distill_common::testing;
-
-    /// The plugin end to end on real digits with a tiny configuration: the IPC budget gives
-    /// that many images per class with their class labels and no soft labels, the images moved
-    /// from the real digits they started as, the same seed gives the same set and another seed
-    /// another one, and non-IPC budgets are declined as unsupported.
+    /// See `check_gradient_matching_plugin`: budget, labels, images moved from their real
+    /// start, siamese setting false, determinism per seed, non-IPC budgets declined.
     #[test]
     fn compress_honours_the_budget_and_is_deterministic() {
-        let _rng = testing::rng_lock();
-        let cfg = serde_json::json!({
-            "iterations": 2, "batch_real": 8, "outer_loop": 2, "inner_loop": 1
-        });
-        let out = testing::compress::<Dc>(cfg.clone(), Budget::Ipc(2), 12, 1).unwrap();
-        let (images, labels) = testing::images_of(&out);
-        assert_eq!(images.size(), vec![6, 1, 28, 28]);
-        assert_eq!(images.kind(), Kind::Float);
-        assert_eq!(
-            Vec::<i64>::try_from(labels).unwrap(),
-            vec![0, 0, 1, 1, 2, 2]
-        );
-        assert_eq!(out.metadata["image_updates"], 4);
-        assert_eq!(out.metadata["settings"]["siamese_dsa"], false);
-        let init: Vec<i64> = serde_json::from_value(out.metadata["init_indices"].clone()).unwrap();
-        let start = testing::mnist_split(&[0, 1, 2], 12)
-            .images
-            .index_select(0, &Tensor::from_slice(&init))
-            .to_kind(Kind::Float)
-            / 255.0;
-        let moved = (images - &start).abs().max().double_value(&[]);
-        assert!(moved > 1e-4, "images did not move ({moved})");
-        let again = testing::compress::<Dc>(cfg.clone(), Budget::Ipc(2), 12, 1).unwrap();
-        assert!(images.equal(testing::images_of(&again).0));
-        let other = testing::compress::<Dc>(cfg.clone(), Budget::Ipc(2), 12, 2).unwrap();
-        assert!(!images.equal(testing::images_of(&other).0));
-        let e = testing::compress::<Dc>(cfg, Budget::Fraction(0.05), 12, 1).unwrap_err();
-        assert!(matches!(e, MethodError::Unsupported(_)), "{e}");
+        distillery_distill_common::testing::check_gradient_matching_plugin::<super::Dc>(false);
     }
 }

@@ -40,12 +40,6 @@ impl Method for Fkd {
 
     fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
         let c: Config = ctx.config()?;
-        if !(c.temperature > 0.0 && c.temperature.is_finite()) {
-            return Err(MethodError::Config(format!(
-                "[methods.fkd] temperature: must be > 0, found {}",
-                c.temperature
-            )));
-        }
         let seed = ctx.seeds().selection;
         let indices = distillery_api::select::random_subset(input, seed);
         let epochs: Vec<usize> = (0..ctx.protocol().train.epochs).collect();

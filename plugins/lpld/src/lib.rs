@@ -48,12 +48,6 @@ impl Method for Lpld {
                 c.keep
             )));
         }
-        if !(c.temperature > 0.0 && c.temperature.is_finite()) {
-            return Err(MethodError::Config(format!(
-                "[methods.lpld] temperature: must be > 0, found {}",
-                c.temperature
-            )));
-        }
         let seed = ctx.seeds().selection;
         let indices = distillery_api::select::random_subset(input, seed);
         let total = ctx.protocol().train.epochs;
