@@ -486,6 +486,17 @@ fn publish_writes_every_file_and_the_index() {
         assert!(std::fs::metadata(&p).unwrap().len() > 0);
     }
     assert!(!dir.join("label_gain.svg").exists());
+    // The README's cost table: means over the finished seeds only (dm @ IPC 50 lost seed 2;
+    // herding @ IPC 50 finished no seed and has no row).
+    let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+    let cost = &readme[readme.find("## Cost").expect("a cost section")..];
+    let cost = &cost[..cost.find("Reproduce").unwrap()];
+    assert!(
+        cost.contains("| herding | IPC 1 | 3 | 2.0 | — | 10.0 | cpu × 1 thread(s) |"),
+        "{cost}"
+    );
+    assert!(cost.contains("| dm | IPC 50 | 2 | 2.0 |"), "{cost}");
+    assert!(!cost.contains("| herding | IPC 50 |"), "{cost}");
     // No temporary files left behind.
     for e in std::fs::read_dir(&dir).unwrap() {
         let n = e.unwrap().file_name().to_string_lossy().to_string();

@@ -235,6 +235,7 @@ fn dir_readme(rep: &Report, records: &[Record], figures: &[&str]) -> String {
             storage.join(", ")
         ));
     }
+    s.push_str(&cost_section(rep, records));
     s.push_str(&format!(
         "\nReproduce:\n\n```\n{}\nbench report <out-dir> --publish\n```\n",
         reproduce_command(rep)
@@ -248,6 +249,69 @@ fn dir_readme(rep: &Report, records: &[Record], figures: &[&str]) -> String {
     );
     for f in figures {
         s.push_str(&format!("- `{f}`\n"));
+    }
+    s
+}
+
+/// What each method cost per budget, from the finished records: the method's own time
+/// (selection, distillation or labelling: `compress_seconds`) and the peak resident memory
+/// of the cell process when it returned, then the protocol's student training time. Means
+/// over seeds; memory is the maximum. Devices and threads are stated because the times mean
+/// nothing without them.
+fn cost_section(rep: &Report, records: &[Record]) -> String {
+    let mut rows = Vec::new();
+    for c in rep.ordered_cells() {
+        let rs: Vec<&Record> = records
+            .iter()
+            .filter(|r| {
+                r.status == crate::record::Status::Ok
+                    && r.method == c.method
+                    && r.budget_label == c.budget
+            })
+            .collect();
+        if rs.is_empty() {
+            continue;
+        }
+        let n = rs.len() as f64;
+        let mean = |f: &dyn Fn(&Record) -> f64| rs.iter().map(|r| f(r)).sum::<f64>() / n;
+        let peak = rs
+            .iter()
+            .map(|r| r.compress_peak_rss_bytes)
+            .max()
+            .unwrap_or(0);
+        let setups: BTreeSet<String> = rs
+            .iter()
+            .map(|r| format!("{} × {} thread(s)", r.device, r.threads))
+            .collect();
+        rows.push(format!(
+            "| {} | {} | {} | {:.1} | {} | {:.1} | {} |\n",
+            c.method,
+            budget_header(&c.budget),
+            rs.len(),
+            mean(&|r| r.timings.compress_seconds),
+            if peak > 0 {
+                human_bytes(peak as f64)
+            } else {
+                "—".into()
+            },
+            mean(&|r| r.timings.train_seconds),
+            setups.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "\n## Cost\n\n\
+         Method time = the plugin's own work (selection, distillation, label recording), mean over \
+         seeds; peak memory = the cell process's peak resident set when the method returned \
+         (maximum over seeds); student time = the protocol's training of the student. Times \
+         depend on the machine and on what else ran on it.\n\n\
+         | method | budget | n | method s | method peak RSS | student s | device |\n\
+         |---|---|---:|---:|---:|---:|---|\n",
+    );
+    for r in rows {
+        s.push_str(&r);
     }
     s
 }
