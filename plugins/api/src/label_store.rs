@@ -297,6 +297,22 @@ pub fn record_teacher_labels(
     temperature: f64,
     seed: u64,
 ) -> Result<(LabelSpec, u64), MethodError> {
+    check_recipe(ctx, temperature)?;
+    let teacher = ctx.teacher(input)?;
+    let idx = Tensor::from_slice(indices);
+    let x = ctx.normalize(&input.train.images.index_select(0, &idx));
+    record_labels(
+        ctx,
+        &x,
+        teacher.net.as_ref(),
+        input.num_classes(),
+        keep,
+        temperature,
+        seed,
+    )
+}
+
+fn check_recipe(ctx: &Context, temperature: f64) -> Result<(), MethodError> {
     if !(temperature > 0.0 && temperature.is_finite()) {
         return Err(MethodError::Config(format!(
             "[methods.{}] temperature: must be > 0, found {temperature}",
@@ -309,12 +325,28 @@ pub fn record_teacher_labels(
             "stored labels replay DSA (or no) augmentation without CutMix/Mixup; this protocol uses RandomResizedCrop or batch mixing".into(),
         ));
     }
-    let teacher = ctx.teacher(input)?;
+    Ok(())
+}
+
+/// [`record_teacher_labels`] for any compressed set and any labelling network: `x` is the set
+/// as the student sees it (normalised, `[M, C, H, W]`, e.g. synthetic images), `net` the model
+/// whose logits become the labels (evaluated in eval mode without gradients, e.g. SRe2L's
+/// squeeze model or RDED's observer). Same batches, draws, file and spec as for the teacher.
+pub fn record_labels(
+    ctx: &Context,
+    x: &Tensor,
+    net: &dyn crate::nn::Network,
+    classes: usize,
+    keep: &[usize],
+    temperature: f64,
+    seed: u64,
+) -> Result<(LabelSpec, u64), MethodError> {
+    check_recipe(ctx, temperature)?;
+    let recipe = &ctx.protocol().train;
     let device = ctx.device();
-    let idx = Tensor::from_slice(indices);
-    let x = ctx.normalize(&input.train.images.index_select(0, &idx));
+    let x = x.to_device(device);
     let s = x.size();
-    let m = indices.len();
+    let m = s[0] as usize;
     let dsa = (recipe.augment == Augment::Dsa).then(|| ctx.dsa());
     let mut epochs = Vec::new();
     for (k, &e) in keep.iter().enumerate() {
@@ -335,7 +367,7 @@ pub fn record_teacher_labels(
             if let Some(d) = &draw {
                 xb = apply(&xb, d);
             }
-            let logits = teacher.logits(&xb, 256);
+            let logits = crate::teacher::batched_logits(net, &xb, 256);
             batches.push(StoredBatch {
                 indices: chunk.iter().map(|&i| i as u32).collect(),
                 draw: draw.map(|d| d.to_record()),
@@ -345,7 +377,7 @@ pub fn record_teacher_labels(
         epochs.push(batches);
     }
     let store = LabelStore {
-        classes: input.num_classes(),
+        classes,
         temperature,
         set_size: m,
         epochs_total: recipe.epochs,

@@ -425,6 +425,19 @@ impl Context {
                 p.name
             ))
         })?;
+        self.teacher_for(spec, input)
+    }
+
+    /// A model the method names itself (e.g. SRe2L's BatchNorm "squeeze" model, RDED's
+    /// observer), trained and cached exactly as the protocol's teacher is: `spec`'s recipe on
+    /// `input.train`, the epoch of best `input.val` accuracy kept, eval mode, frozen, stored in
+    /// the same per-user cache under its content hash (so an identical spec is the same entry).
+    pub fn teacher_for(
+        &self,
+        spec: &crate::spec::TeacherSpec,
+        input: &Input,
+    ) -> Result<crate::teacher::Teacher, MethodError> {
+        let p = &self.meta.protocol;
         let root = if self.meta.cache_dir.as_os_str().is_empty() {
             self.meta.scratch_dir.join("cache")
         } else {

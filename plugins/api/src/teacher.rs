@@ -58,17 +58,22 @@ pub struct Teacher {
 impl Teacher {
     /// Logits `[N, K]` for normalised images, in eval mode, without gradients, in batches.
     pub fn logits(&self, x: &Tensor, batch: i64) -> Tensor {
-        let _g = tch::no_grad_guard();
-        let n = x.size()[0];
-        let mut out = Vec::new();
-        let mut start = 0;
-        while start < n {
-            let len = batch.min(n - start);
-            out.push(self.net.forward_t(&x.narrow(0, start, len), false));
-            start += len;
-        }
-        Tensor::cat(&out, 0)
+        batched_logits(self.net.as_ref(), x, batch)
     }
+}
+
+/// Logits `[N, K]` of `net` for `x` in eval mode, without gradients, `batch` images at a time.
+pub fn batched_logits(net: &dyn Network, x: &Tensor, batch: i64) -> Tensor {
+    let _g = tch::no_grad_guard();
+    let n = x.size()[0];
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < n {
+        let len = batch.min(n - start);
+        out.push(net.forward_t(&x.narrow(0, start, len), false));
+        start += len;
+    }
+    Tensor::cat(&out, 0)
 }
 
 /// Everything a teacher depends on besides its recipe.

@@ -2,7 +2,7 @@
 //! the matching network, DSA, value checks, and the loss trace recorded with every cell.
 
 use distillery_api::nn::augment::{Dsa, DSA_GROUPS};
-use distillery_api::spec::{Arch, ModelSpec};
+use distillery_api::spec::{Arch, ModelSpec, TeacherSpec, TrainSpec};
 use distillery_api::{Context, MethodError};
 use serde::{Deserialize, Serialize};
 
@@ -84,6 +84,77 @@ pub fn dsa_from(strategy: &str, mirror_invariant: bool) -> Result<Dsa, MethodErr
         }
     }
     Ok(Dsa::new(strategy, mirror_invariant))
+}
+
+/// A model a method trains for itself through the harness's teacher service
+/// (`Context::teacher_for`: best-validation epoch kept, cached per user under a content hash),
+/// e.g. SRe2L's BatchNorm squeeze model or RDED's observer. A nested table of
+/// `[methods.<name>]`, every key optional: `{ model = { arch = "convnet-bn", width = 128,
+/// depth = 3 }, epochs = 4, batch_size = 64, lr = 0.01, patience = 0, seed = 0 }`. The recipe
+/// is the protocol's `[train]` (optimiser, momentum, weight decay, schedule, augmentation) with
+/// these keys overriding it, without batch mixing.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OwnModel {
+    pub model: Option<ModelSpec>,
+    pub epochs: Option<usize>,
+    pub batch_size: Option<usize>,
+    pub lr: Option<f64>,
+    /// Stop this many epochs after the best validation epoch (0: run every epoch).
+    pub patience: Option<usize>,
+    pub seed: Option<u64>,
+}
+
+/// The values an [`OwnModel`] table falls back to (a method's preset).
+#[derive(Clone, Debug)]
+pub struct OwnModelDefaults {
+    pub model: ModelSpec,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub patience: usize,
+}
+
+impl OwnModel {
+    /// The teacher spec `key` (the table's name, for messages) describes, over the protocol's
+    /// recipe `base`.
+    pub fn resolve(
+        &self,
+        key: &str,
+        d: &OwnModelDefaults,
+        base: &TrainSpec,
+    ) -> Result<TeacherSpec, MethodError> {
+        let model = self.model.clone().unwrap_or_else(|| d.model.clone());
+        let model = matching_model(Some(&model), &model, None)
+            .map_err(|e| MethodError::Config(format!("{key}.{e}")))?;
+        let mut train = base.clone();
+        train.epochs = at_least_one(&format!("{key}.epochs"), self.epochs.unwrap_or(d.epochs))?;
+        train.batch_size = at_least_one(
+            &format!("{key}.batch_size"),
+            self.batch_size.unwrap_or(d.batch_size),
+        )?;
+        if let Some(lr) = self.lr {
+            train.lr = positive(&format!("{key}.lr"), lr)?;
+        }
+        train.mix = distillery_api::nn::mix::Mix::None;
+        let spec = TeacherSpec {
+            model,
+            train,
+            seed: self.seed.unwrap_or(0),
+            patience: self.patience.unwrap_or(d.patience),
+        };
+        spec.validate()
+            .map_err(|(k, why)| MethodError::Config(format!("{key}: {k}: {why}")))?;
+        Ok(spec)
+    }
+}
+
+/// The BatchNorm variant of a ConvNet spec (`convnet` → `convnet-bn`); other specs unchanged.
+pub fn with_batch_norm(m: &ModelSpec) -> ModelSpec {
+    let mut m = m.clone();
+    if m.arch == Arch::Convnet {
+        m.arch = Arch::ConvnetBn;
+    }
+    m
 }
 
 /// `key` must be a positive, finite number.
@@ -204,6 +275,42 @@ mod tests {
         assert_eq!(d.strategy(), "color_crop_cutout_scale_rotate");
         let e = dsa_from("color_warp", true).err().unwrap().to_string();
         assert!(e.contains("'warp'") && e.contains("dsa_strategy"), "{e}");
+    }
+
+    #[test]
+    fn own_model_overrides_the_protocol_recipe() {
+        let base: TrainSpec = serde_json::from_value(serde_json::json!({
+            "epochs": 300, "batch_size": 256, "optimizer": "sgd", "lr": 0.01,
+            "momentum": 0.9, "weight_decay": 0.0005, "schedule": "step", "augment": "dsa"
+        }))
+        .unwrap();
+        let d = OwnModelDefaults {
+            model: with_batch_norm(&ModelSpec::convnet()),
+            epochs: 4,
+            batch_size: 64,
+            patience: 0,
+        };
+        let s = OwnModel::default().resolve("squeeze", &d, &base).unwrap();
+        assert_eq!(s.model.arch, Arch::ConvnetBn);
+        assert_eq!(
+            (s.train.epochs, s.train.batch_size, s.train.lr),
+            (4, 64, 0.01)
+        );
+        assert_eq!((s.seed, s.patience, s.train.momentum), (0, 0, 0.9));
+        let o: OwnModel = serde_json::from_value(serde_json::json!({
+            "model": {"arch": "convnet", "width": 8, "depth": 2}, "epochs": 1, "lr": 0.1,
+            "seed": 3, "patience": 2
+        }))
+        .unwrap();
+        let s = o.resolve("squeeze", &d, &base).unwrap();
+        assert_eq!(
+            (s.model.width, s.train.epochs, s.train.lr, s.seed),
+            (8, 1, 0.1, 3)
+        );
+        let bad: OwnModel = serde_json::from_value(serde_json::json!({"epochs": 0})).unwrap();
+        let e = bad.resolve("squeeze", &d, &base).unwrap_err().to_string();
+        assert!(e.contains("squeeze.epochs"), "{e}");
+        assert!(serde_json::from_value::<OwnModel>(serde_json::json!({"epoch": 1})).is_err());
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub mod mix;
 pub mod models;
 
 pub use fit::{evaluate, fit, FitOptions, FitReport, Targets, TeacherLoss};
-pub use models::{build, Network};
+pub use models::{build, BnForward, BnInput, Network};
 
 use tch::{Device, Kind, Tensor};
 

@@ -14,6 +14,29 @@ pub trait Network: ModuleT {
     /// The final linear layer applied to features.
     fn classify(&self, features: &Tensor) -> Tensor;
     fn feature_dim(&self) -> i64;
+    /// The logits together with, for every BatchNorm layer in forward order, the tensor it
+    /// normalises and its running statistics: what SRe2L's / DeepInversion's BN-matching loss
+    /// compares. `None` for networks without BatchNorm, or that do not expose them.
+    fn forward_with_bn_inputs(&self, _xs: &Tensor, _train: bool) -> Option<BnForward> {
+        None
+    }
+}
+
+/// One BatchNorm layer seen during a forward pass ([`Network::forward_with_bn_inputs`]).
+#[derive(Debug)]
+pub struct BnInput {
+    /// The layer's input `[N, C, H, W]` (part of the graph: gradients flow through it).
+    pub input: Tensor,
+    /// The layer's running mean and (biased-update) running variance `[C]`.
+    pub running_mean: Tensor,
+    pub running_var: Tensor,
+}
+
+/// Logits and the inputs of every BatchNorm layer of one forward pass.
+#[derive(Debug)]
+pub struct BnForward {
+    pub logits: Tensor,
+    pub layers: Vec<BnInput>,
 }
 
 fn torch_default(fan_in: i64) -> Init {
@@ -171,6 +194,31 @@ impl Network for ConvNet {
     fn feature_dim(&self) -> i64 {
         self.feat_dim
     }
+    fn forward_with_bn_inputs(&self, xs: &Tensor, train: bool) -> Option<BnForward> {
+        let mut layers = Vec::new();
+        let mut x = xs.shallow_clone();
+        for (c, n) in self.convs.iter().zip(&self.norms) {
+            let pre = x.apply(c);
+            let Norm::Batch(b) = n else { return None };
+            layers.push(BnInput {
+                input: pre.shallow_clone(),
+                running_mean: b.running_mean.shallow_clone(),
+                running_var: b.running_var.shallow_clone(),
+            });
+            x = n.forward(&pre, train).relu_().avg_pool2d(
+                [2, 2],
+                [2, 2],
+                [0, 0],
+                false,
+                true,
+                None::<i64>,
+            );
+        }
+        Some(BnForward {
+            logits: self.classify(&x.flatten(1, -1)),
+            layers,
+        })
+    }
 }
 
 struct BasicBlock {
@@ -321,6 +369,35 @@ mod tests {
             .map(|t| t.numel() as i64)
             .sum();
         assert_eq!(n, 317_706);
+    }
+
+    /// The BN-input forward gives the same logits as the plain forward, one entry per BN layer
+    /// with the pre-norm activation and the layer's running statistics; none without BN.
+    #[test]
+    fn convnet_bn_exposes_the_inputs_of_its_batch_norms() {
+        let _rng = crate::rng_lock();
+        tch::manual_seed(0);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let spec = ModelSpec {
+            arch: Arch::ConvnetBn,
+            width: 4,
+            depth: 2,
+        };
+        let net = build(&vs.root(), &spec, [3, 8, 8], 3);
+        let x = Tensor::randn([5, 3, 8, 8], (Kind::Float, Device::Cpu));
+        let f = net.forward_with_bn_inputs(&x, false).expect("a BN network");
+        assert!(f
+            .logits
+            .allclose(&net.forward_t(&x, false), 1e-6, 1e-6, false));
+        assert_eq!(f.layers.len(), 2);
+        assert_eq!(f.layers[0].input.size(), vec![5, 4, 8, 8]);
+        assert_eq!(f.layers[1].input.size(), vec![5, 4, 4, 4]);
+        let v = vs.variables();
+        assert!(f.layers[1].running_var.equal(&v["norm1.running_var"]));
+        assert!(f.layers[0].running_mean.equal(&v["norm0.running_mean"]));
+        let vs = nn::VarStore::new(Device::Cpu);
+        let gn = build(&vs.root(), &ModelSpec::convnet(), [3, 8, 8], 3);
+        assert!(gn.forward_with_bn_inputs(&x, false).is_none());
     }
 
     #[test]
