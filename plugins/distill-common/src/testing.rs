@@ -104,6 +104,15 @@ pub fn mnist_pool(digits: &[u8], per_class: usize) -> RealPool {
     .expect("a valid pool")
 }
 
+/// This test process's own scratch directory (models a method trains through the teacher
+/// service are cached under it): a fresh one per process, so no test reuses a model another
+/// run of the tests, perhaps of older code, left behind.
+fn scratch_dir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("distillery-test-{}", std::process::id()));
+    std::fs::create_dir_all(&d).expect("a scratch directory");
+    d
+}
+
 /// A CPU request context for `method` with `classes` classes, the method's `config` table, a
 /// ConvNet student of `student_width` (depth 3) and the hard-label recipe.
 pub fn context(
@@ -117,7 +126,7 @@ pub fn context(
         "method": method, "budget": {"kind": "ipc", "value": 1},
         "class_names": class_names(classes),
         "seeds": {"run": 0, "selection": selection_seed, "init": 2, "order": 3, "augment": 4},
-        "device": "cpu", "scratch_dir": std::env::temp_dir(), "config": config,
+        "device": "cpu", "scratch_dir": scratch_dir(), "config": config,
         "protocol": {
             "name": "test", "hash": "0",
             "student": {"arch": "convnet", "width": student_width, "depth": 3},

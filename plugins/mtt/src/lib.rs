@@ -229,15 +229,7 @@ impl Method for Mtt {
         "synthetic images whose student training trajectory matches cached expert trajectories (trajectory matching)";
 
     fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
-        let ipc = input.budget.images_per_class().map_err(|_| {
-            MethodError::Unsupported(format!(
-                "MTT synthesises a fixed number of images per class; it needs an IPC budget, got {}",
-                input.budget.header()
-            ))
-        })?;
-        if ipc == 0 {
-            return Err(MethodError::Config("IPC must be at least 1".into()));
-        }
+        let ipc = distillery_distill_common::ipc_budget("mtt", &input.budget)?;
         let cfg: Config = ctx.config()?;
         let r = cfg.resolve(ipc)?;
         let ctx: &Context = ctx;

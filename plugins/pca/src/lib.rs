@@ -114,12 +114,7 @@ impl Method for Pca {
         "easiest real images by a pruning score (EL2N / forgetting / AUM), factor x factor combined per image, hard labels";
 
     fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
-        let ipc = input.budget.images_per_class().map_err(|_| {
-            MethodError::Unsupported(format!(
-                "PCA fills a fixed number of combined images per class; it needs an IPC budget, got {}",
-                input.budget.header()
-            ))
-        })?;
+        let ipc = distillery_distill_common::ipc_budget("pca", &input.budget)?;
         let cfg: Config = ctx.config()?;
         if !(1..=8).contains(&cfg.factor) {
             return Err(MethodError::Config(format!(
