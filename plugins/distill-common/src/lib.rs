@@ -30,7 +30,7 @@ pub mod testing;
 
 pub use real::RealPool;
 pub use settings::{LossTrace, Preset};
-pub use synset::{ImageSgd, Init, SynSet};
+pub use synset::{pixel_scale, ImageSgd, Init, SynSet};
 
 use distillery_api::{Budget, MethodError};
 
@@ -48,6 +48,42 @@ pub fn ipc_budget(method: &str, budget: &Budget) -> Result<usize, MethodError> {
             other.header()
         ))),
     }
+}
+
+/// Under the native-label protocol, a method that relabels its set with its own model (SRe2L's
+/// squeeze model, RDED's observer) stores that model's logits for every epoch and augmented
+/// batch the student will see (FKD-style, `label_store::record_labels`). Returns the label
+/// spec to declare and the metadata to record under `"relabel"` (`what` names the labels);
+/// `None` under any other protocol, where the harness's own labels apply.
+pub fn relabel_native(
+    ctx: &distillery_api::Context,
+    x: &tch::Tensor,
+    net: &dyn distillery_api::nn::Network,
+    classes: usize,
+    temperature: f64,
+    seed: u64,
+    what: &str,
+) -> Result<Option<(distillery_api::spec::LabelSpec, serde_json::Value)>, MethodError> {
+    let p = ctx.protocol();
+    if p.labels != "native" {
+        return Ok(None);
+    }
+    let epochs: Vec<usize> = (0..p.train.epochs).collect();
+    let (spec, bytes) = distillery_api::label_store::record_labels(
+        ctx,
+        x,
+        net,
+        classes,
+        &epochs,
+        temperature,
+        distillery_api::rng::derive_seed(seed, "relabel"),
+    )?;
+    let meta = serde_json::json!({
+        "labels": format!("{what} per epoch and augmented batch (stored, fp16)"),
+        "temperature": temperature,
+        "label_store_bytes": bytes,
+    });
+    Ok(Some((spec, meta)))
 }
 
 #[cfg(test)]

@@ -117,15 +117,24 @@ impl SynSet {
     /// evaluates the optimised tensors as they are, and the harness normalises them back to
     /// exactly what was learnt.
     pub fn to_pixels(&self, mean: &[f64], std: &[f64]) -> (Tensor, Tensor) {
-        let _g = tch::no_grad_guard();
-        let x = self.images.detach().to_device(Device::Cpu);
-        let c = x.size()[1];
-        let m = Tensor::from_slice(&mean.iter().map(|&v| v as f32).collect::<Vec<_>>())
-            .view([1, c, 1, 1]);
-        let s = Tensor::from_slice(&std.iter().map(|&v| v as f32).collect::<Vec<_>>())
-            .view([1, c, 1, 1]);
-        ((x * s + m).contiguous(), self.labels.to_device(Device::Cpu))
+        (
+            pixel_scale(&self.images, mean, std),
+            self.labels.to_device(Device::Cpu),
+        )
     }
+}
+
+/// Normalised images `[N, C, H, W]` mapped back to the dataset's pixel scale, `x·std + mean`
+/// per channel: float, contiguous, on CPU, detached, not clamped.
+pub fn pixel_scale(x: &Tensor, mean: &[f64], std: &[f64]) -> Tensor {
+    let _g = tch::no_grad_guard();
+    let x = x.detach().to_device(Device::Cpu);
+    let c = x.size()[1];
+    let m =
+        Tensor::from_slice(&mean.iter().map(|&v| v as f32).collect::<Vec<_>>()).view([1, c, 1, 1]);
+    let s =
+        Tensor::from_slice(&std.iter().map(|&v| v as f32).collect::<Vec<_>>()).view([1, c, 1, 1]);
+    (x * s + m).contiguous()
 }
 
 /// `torch.optim.SGD([image_syn], lr, momentum)` of the reference code (dampening 0, no weight

@@ -15,7 +15,6 @@
 //! service. Relabelling (the observer's soft labels per augmented view) is stored FKD-style and
 //! declared as `LabelSpec::Stored` under the native-label protocol. See README.md.
 
-use distillery_api::label_store;
 use distillery_api::prelude::*;
 use distillery_api::rng::derive_seed;
 use distillery_api::spec::TeacherSpec;
@@ -420,31 +419,23 @@ impl Method for Rded {
             "classes": reports,
             "observer_seconds": observer_seconds,
         });
-        let mut label_spec = None;
-        if p.labels == "native" {
-            let x = ctx.normalize(&images);
-            let epochs: Vec<usize> = (0..p.train.epochs).collect();
-            let (spec, bytes) = label_store::record_labels(
-                ctx,
-                &x,
-                obs.net.as_ref(),
-                k,
-                &epochs,
-                s.temperature,
-                derive_seed(seed, "relabel"),
-            )?;
-            meta["relabel"] = serde_json::json!({
-                "labels": "observer's logits per epoch and augmented batch (stored, fp16)",
-                "temperature": s.temperature,
-                "label_store_bytes": bytes,
-            });
-            label_spec = Some(spec);
-        }
+        let relabel = distillery_distill_common::relabel_native(
+            ctx,
+            &ctx.normalize(&images),
+            obs.net.as_ref(),
+            k,
+            s.temperature,
+            seed,
+            "observer's logits",
+        )?;
         meta["seconds"] = serde_json::json!(started.elapsed().as_secs_f64());
-        let out = Compressed::images(images.contiguous(), labels).with_metadata(meta);
-        Ok(match label_spec {
-            Some(spec) => out.with_label_spec(spec),
-            None => out,
+        let out = Compressed::images(images.contiguous(), labels);
+        Ok(match relabel {
+            Some((spec, m)) => {
+                meta["relabel"] = m;
+                out.with_metadata(meta).with_label_spec(spec)
+            }
+            None => out.with_metadata(meta),
         })
     }
 }

@@ -15,14 +15,13 @@
 //!   student will see) and declares them with `LabelSpec::Stored`; the returned hard labels
 //!   are the classes the images were recovered for. README.md has the details and defaults.
 
-use distillery_api::label_store;
 use distillery_api::nn::BnInput;
 use distillery_api::prelude::*;
 use distillery_api::rng::derive_seed;
 use distillery_api::spec::TeacherSpec;
 use distillery_api::teacher::Teacher;
 use distillery_distill_common::settings::{self, LossTrace, OwnModel, OwnModelDefaults, Preset};
-use distillery_distill_common::{ipc_budget, Init, RealPool, SynSet};
+use distillery_distill_common::{ipc_budget, pixel_scale, Init, RealPool, SynSet};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
@@ -457,41 +456,27 @@ impl Method for Sre2l {
             "squeeze_accuracy_on_set": acc,
             "squeeze_seconds": squeeze_seconds,
         });
-        let mut label_spec = None;
-        if p.labels == "native" {
-            // Relabel: the squeeze model's soft predictions on every augmented batch the student
-            // will see, stored FKD-style.
-            let epochs: Vec<usize> = (0..p.train.epochs).collect();
-            let (spec, bytes) = label_store::record_labels(
-                ctx,
-                &x,
-                squeeze.net.as_ref(),
-                input.num_classes(),
-                &epochs,
-                s.temperature,
-                derive_seed(seed, "relabel"),
-            )?;
-            meta["relabel"] = serde_json::json!({
-                "labels": "squeeze model's logits per epoch and augmented batch (stored, fp16)",
-                "temperature": s.temperature,
-                "label_store_bytes": bytes,
-            });
-            label_spec = Some(spec);
-        }
+        // Relabel: the squeeze model's soft predictions on every augmented batch the student
+        // will see, stored FKD-style (native-label protocol only).
+        let relabel = distillery_distill_common::relabel_native(
+            ctx,
+            &x,
+            squeeze.net.as_ref(),
+            input.num_classes(),
+            s.temperature,
+            seed,
+            "squeeze model's logits",
+        )?;
         meta["seconds"] = serde_json::json!(started.elapsed().as_secs_f64());
-        let images = {
-            let std = Tensor::from_slice(&pool.std().iter().map(|&v| v as f32).collect::<Vec<_>>())
-                .view([1, -1, 1, 1]);
-            let mean =
-                Tensor::from_slice(&pool.mean().iter().map(|&v| v as f32).collect::<Vec<_>>())
-                    .view([1, -1, 1, 1]);
-            // Clipped to the valid range after every step; clamp again against rounding.
-            (x.to_device(Device::Cpu) * std + mean).clamp(0.0, 1.0)
-        };
-        let out = Compressed::images(images.contiguous(), labels).with_metadata(meta);
-        Ok(match label_spec {
-            Some(spec) => out.with_label_spec(spec),
-            None => out,
+        // Clipped to the valid range after every step; clamp again against rounding.
+        let images = pixel_scale(&x, pool.mean(), pool.std()).clamp(0.0, 1.0);
+        let out = Compressed::images(images.contiguous(), labels);
+        Ok(match relabel {
+            Some((spec, m)) => {
+                meta["relabel"] = m;
+                out.with_metadata(meta).with_label_spec(spec)
+            }
+            None => out.with_metadata(meta),
         })
     }
 }

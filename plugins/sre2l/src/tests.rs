@@ -221,7 +221,7 @@ fn compress_honours_the_budget_and_is_deterministic() {
     let Some(distillery_api::spec::LabelSpec::Stored { file, sha256 }) = &out.label_spec else {
         panic!("expected stored labels, got {:?}", out.label_spec)
     };
-    let store = label_store::LabelStore::read(file, Some(sha256)).unwrap();
+    let store = distillery_api::label_store::LabelStore::read(file, Some(sha256)).unwrap();
     assert_eq!(
         (store.set_size, store.classes, store.epochs.len()),
         (3, 3, 2)
