@@ -172,7 +172,13 @@ impl Report {
                 if f.f_stat.is_finite() { format!("{:.3}", f.f_stat) } else { "∞".into() },
                 f.f_df1,
                 f.f_df2,
-                p_eq(f.f_p),
+                if f.f_stat.is_finite() {
+                    p_eq(f.f_p)
+                } else {
+                    // The F approximation is undefined at perfect agreement; the stats crate
+                    // returns the exact permutation p of every budget ranking alike.
+                    format!("every budget ranks the methods alike, exact permutation {}", p_eq(f.f_p))
+                },
                 opt(f.nemenyi_cd, |c| format!("{c:.3} in average rank")),
             ),
             None => self

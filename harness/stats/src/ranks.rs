@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ChiSquared, ContinuousCDF, FisherSnedecor};
+use statrs::function::factorial::ln_factorial;
 
 use crate::util::check_finite;
 use crate::{Result, StatsError};
@@ -158,7 +159,10 @@ pub struct FriedmanResult {
 /// * every block fully tied (`C = 0`): no evidence of any difference,
 ///   `chi2 = 0`, `chi2_p = 1`, `f_stat = 0`, `f_p = 1`;
 /// * perfect agreement (every block ranks the methods identically, so
-///   `χ²_F = N (k − 1)`): `f_stat = +inf`, `f_p = 0`.
+///   `χ²_F = N (k − 1)`): `f_stat = +inf` and `f_p` is the exact permutation
+///   p-value `(k!)^-(N-1)` (tie groups: `Π t! / k!` per block after the first),
+///   since the F approximation has no tail left to measure; `chi2_p` stays the
+///   χ² approximation (SciPy's value).
 ///
 /// # Errors
 /// [`StatsError::TooFewObservations`] for fewer than 2 blocks or 2 methods,
@@ -196,7 +200,7 @@ pub fn friedman<R: AsRef<[f64]>>(scores: &[R]) -> Result<FriedmanResult> {
             .sf(chi2);
         let denom = max_chi2 - chi2;
         let (f_stat, f_p) = if denom <= 1e-12 * max_chi2 {
-            (f64::INFINITY, 0.0)
+            (f64::INFINITY, perfect_agreement_p(scores))
         } else {
             let f = (nf - 1.0) * chi2 / denom;
             let p = FisherSnedecor::new(f_df1, f_df2)
@@ -221,6 +225,26 @@ pub fn friedman<R: AsRef<[f64]>>(scores: &[R]) -> Result<FriedmanResult> {
         f_df2,
         f_p,
     })
+}
+
+/// Exact permutation p-value of perfect agreement, the only configuration that reaches the
+/// maximum statistic: under H0 every block orders its values uniformly at random, so blocks
+/// 2..N all repeat block 1's ranking with probability `Π_{b≥2} Π_g t_{b,g}! / k!` (tie groups of
+/// sizes `t`; `(k!)^-(N-1)` without ties).
+fn perfect_agreement_p<R: AsRef<[f64]>>(scores: &[R]) -> f64 {
+    let ln_p: f64 = scores[1..]
+        .iter()
+        .map(|row| {
+            let mut v = row.as_ref().to_vec();
+            v.sort_by(f64::total_cmp);
+            let ln_ties: f64 = v
+                .chunk_by(|a, b| a == b)
+                .map(|g| ln_factorial(g.len() as u64))
+                .sum();
+            ln_ties - ln_factorial(v.len() as u64)
+        })
+        .sum();
+    ln_p.exp()
 }
 
 /// Nemenyi critical value `q_0.05` for `k` methods (see [`NEMENYI_Q05`]).

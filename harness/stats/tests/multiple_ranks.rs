@@ -186,15 +186,45 @@ fn friedman_no_ties_matches_scipy() {
 
 /// Perfect agreement: χ²_F = N(k−1) = 6 (scipy.stats.friedmanchisquare ->
 /// statistic=6.0, pvalue=0.04978706836786395) and the Iman–Davenport
-/// denominator is 0 -> F = +inf, p = 0 (documented). All blocks fully tied ->
-/// χ² = 0, p = 1 (documented; SciPy returns NaN).
+/// denominator is 0 -> F = +inf with the exact permutation p = (3!)^-2 = 1/36,
+/// checked against enumerating all 6^3 within-block orderings. All blocks fully
+/// tied -> χ² = 0, p = 1 (documented; SciPy returns NaN).
 #[test]
 fn friedman_degenerate_cases() {
     let p = [[0.9, 0.5, 0.1], [0.8, 0.6, 0.2], [0.7, 0.4, 0.3]];
     let f = friedman(&p).unwrap();
     assert_rel(f.chi2, 6.0, STAT_TOL);
     assert_rel(f.chi2_p, 0.04978706836786395, P_TOL);
-    assert_eq!((f.f_stat, f.f_p), (f64::INFINITY, 0.0));
+    assert_eq!(f.f_stat, f64::INFINITY);
+    let perms = [
+        [3.0, 2.0, 1.0],
+        [3.0, 1.0, 2.0],
+        [2.0, 3.0, 1.0],
+        [2.0, 1.0, 3.0],
+        [1.0, 3.0, 2.0],
+        [1.0, 2.0, 3.0],
+    ];
+    let mut extreme = 0;
+    for a in &perms {
+        for b in &perms {
+            for c in &perms {
+                if friedman(&[a, b, c]).unwrap().chi2 >= f.chi2 - 1e-9 {
+                    extreme += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(extreme, 6);
+    assert_rel(f.f_p, extreme as f64 / 216.0, P_TOL);
+
+    // Two blocks of 8 methods in the same order (a two-budget table): 1/8!.
+    let eight: Vec<f64> = (0..8).map(f64::from).collect();
+    let f8 = friedman(&[eight.clone(), eight]).unwrap();
+    assert_rel(f8.f_p, 1.0 / 40320.0, P_TOL);
+    // Same tie pattern in both blocks: the second repeats the first with 2!·1!/3! = 1/3.
+    let tied = friedman(&[[0.9, 0.5, 0.5], [0.8, 0.1, 0.1]]).unwrap();
+    assert_eq!(tied.f_stat, f64::INFINITY);
+    assert_rel(tied.f_p, 1.0 / 3.0, P_TOL);
 
     let t = friedman(&[[0.5, 0.5, 0.5], [0.7, 0.7, 0.7]]).unwrap();
     assert_eq!((t.chi2, t.chi2_p, t.f_stat, t.f_p), (0.0, 1.0, 0.0, 1.0));
