@@ -161,26 +161,35 @@ impl Report {
     /// The Friedman / Iman–Davenport / Nemenyi line.
     pub fn rank_test_line(&self) -> String {
         match &self.rank_test {
-            Some(f) => format!(
-                "Friedman test over {} budgets × {} methods ({}): χ²_F = {:.3} (df {}, {}); Iman–Davenport F_F = {} (df {}, {}; {}); Nemenyi CD (α = {NEMENYI_ALPHA}) = {}.",
-                f.n_blocks,
-                f.k,
-                f.methods.join(", "),
-                f.chi2,
-                f.chi2_df,
-                p_eq(f.chi2_p),
-                if f.f_stat.is_finite() { format!("{:.3}", f.f_stat) } else { "∞".into() },
-                f.f_df1,
-                f.f_df2,
-                if f.f_stat.is_finite() {
-                    p_eq(f.f_p)
+            Some(f) => {
+                // At perfect agreement the F approximation is undefined (F = ∞); the stats crate
+                // then returns the exact permutation p of every budget ranking alike.
+                let (f_text, f_p_text) = if f.f_stat.is_finite() {
+                    (format!("{:.3}", f.f_stat), p_eq(f.f_p))
                 } else {
-                    // The F approximation is undefined at perfect agreement; the stats crate
-                    // returns the exact permutation p of every budget ranking alike.
-                    format!("every budget ranks the methods alike, exact permutation {}", p_eq(f.f_p))
-                },
-                opt(f.nemenyi_cd, |c| format!("{c:.3} in average rank")),
-            ),
+                    (
+                        "∞".to_string(),
+                        format!(
+                            "every budget ranks the methods alike, exact permutation {}",
+                            p_eq(f.f_p)
+                        ),
+                    )
+                };
+                format!(
+                    "Friedman test over {} budgets × {} methods ({}): χ²_F = {:.3} (df {}, {}); Iman–Davenport F_F = {} (df {}, {}; {}); Nemenyi CD (α = {NEMENYI_ALPHA}) = {}.",
+                    f.n_blocks,
+                    f.k,
+                    f.methods.join(", "),
+                    f.chi2,
+                    f.chi2_df,
+                    p_eq(f.chi2_p),
+                    f_text,
+                    f.f_df1,
+                    f.f_df2,
+                    f_p_text,
+                    opt(f.nemenyi_cd, |c| format!("{c:.3} in average rank")),
+                )
+            }
             None => self
                 .rank_test_note
                 .clone()
