@@ -3,9 +3,9 @@
 use anyhow::{bail, Context as _};
 use std::path::{Path, PathBuf};
 
-const CARGO: &str = include_str!("../../plugins/template/Cargo.toml");
-const LIB: &str = include_str!("../../plugins/template/src/lib.rs");
-const README: &str = include_str!("../../plugins/template/README.md");
+const CARGO: &str = include_str!("../../crates/plugin-template/Cargo.toml");
+const LIB: &str = include_str!("../../crates/plugin-template/src/lib.rs");
+const README: &str = include_str!("../../crates/plugin-template/README.md");
 
 fn camel(name: &str) -> String {
     name.split('-')
@@ -35,8 +35,8 @@ pub fn new_plugin(root: &Path, name: &str) -> anyhow::Result<PathBuf> {
             manifest.display()
         )
     })?;
-    if !text.contains("[workspace]") || !root.join("plugins").join("api").is_dir() {
-        bail!("{}: not the Distillery workspace (no [workspace] with plugins/api); run from the repository root", manifest.display());
+    if !text.contains("[workspace]") || !root.join("crates").join("api").is_dir() {
+        bail!("{}: not the Distillery workspace (no [workspace] with crates/api); run from the repository root", manifest.display());
     }
     let dir = root.join("plugins").join(name);
     if dir.exists() {
@@ -109,7 +109,7 @@ mod tests {
     #[test]
     fn creates_a_renamed_crate_and_registers_it() {
         let d = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(d.path().join("plugins/api")).unwrap();
+        std::fs::create_dir_all(d.path().join("crates/api")).unwrap();
         std::fs::write(
             d.path().join("Cargo.toml"),
             "[workspace]\nmembers = [\n    \"harness\",\n]\n",

@@ -7,8 +7,8 @@
 
 use distillery_api::prelude::*;
 use distillery_api::rng::derive_seed;
-use distillery_pruning_common::scoring::{self, ScoringDefaults, ScoringOverrides};
-use distillery_pruning_common::{select, Order, Plan, TieBreak};
+use distillery_pruning_kit::scoring::{self, ScoringDefaults, ScoringOverrides};
+use distillery_pruning_kit::{select, Order, Plan, TieBreak};
 use serde::Deserialize;
 
 #[derive(Default)]

@@ -7,8 +7,8 @@
 
 use distillery_api::prelude::*;
 use distillery_api::rng::derive_seed;
-use distillery_pruning_common::scoring::{self, ScoringDefaults, ScoringOverrides};
-use distillery_pruning_common::{ccs, select, Plan};
+use distillery_pruning_kit::scoring::{self, ScoringDefaults, ScoringOverrides};
+use distillery_pruning_kit::{ccs, select, Plan};
 use serde::Deserialize;
 
 #[derive(Default)]

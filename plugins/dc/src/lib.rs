@@ -3,10 +3,10 @@
 //! images learn to make a network's weight gradients on them match those on real images of
 //! their class, layer by layer, along the network's training on the synthetic set; no
 //! augmentation. The algorithm is shared with `dsa` in
-//! `distillery_distill_common::gradient_matching`; see README.md for defaults and choices.
+//! `distillery_distill_kit::gradient_matching`; see README.md for defaults and choices.
 
 use distillery_api::prelude::*;
-use distillery_distill_common::gradient_matching::{self, DEFAULTS};
+use distillery_distill_kit::gradient_matching::{self, DEFAULTS};
 
 #[derive(Default)]
 pub struct Dc;
@@ -33,6 +33,6 @@ mod tests {
     /// start, siamese setting false, determinism per seed, non-IPC budgets declined.
     #[test]
     fn compress_honours_the_budget_and_is_deterministic() {
-        distillery_distill_common::testing::check_gradient_matching_plugin::<super::Dc>(false);
+        distillery_distill_kit::testing::check_gradient_matching_plugin::<super::Dc>(false);
     }
 }

@@ -15,9 +15,9 @@ use distillery_api::nn::augment::{apply, Dsa};
 use distillery_api::nn::{self, Network};
 use distillery_api::prelude::*;
 use distillery_api::rng::derive_seed;
-use distillery_distill_common::matching::mean_embedding_distance;
-use distillery_distill_common::settings::{self, LossTrace, Preset};
-use distillery_distill_common::{ipc_budget, ImageSgd, Init, RealPool, SynSet};
+use distillery_distill_kit::matching::mean_embedding_distance;
+use distillery_distill_kit::settings::{self, LossTrace, Preset};
+use distillery_distill_kit::{ipc_budget, ImageSgd, Init, RealPool, SynSet};
 use serde::{Deserialize, Serialize};
 
 #[derive(Default)]
@@ -265,7 +265,7 @@ export_plugin!(Dm);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use distillery_distill_common::testing;
+    use distillery_distill_kit::testing;
 
     fn student(width: i64) -> ModelSpec {
         ModelSpec {

@@ -3,10 +3,10 @@
 //! (VICO-UoE/DatasetCondensation): DC's gradient matching with the real and the synthetic
 //! batch of a class transformed by one shared DSA draw in every matching step, and per-image
 //! DSA while the network trains on the synthetic set. The algorithm is shared with `dc` in
-//! `distillery_distill_common::gradient_matching`; see README.md for defaults and choices.
+//! `distillery_distill_kit::gradient_matching`; see README.md for defaults and choices.
 
 use distillery_api::prelude::*;
-use distillery_distill_common::gradient_matching::{self, DEFAULTS};
+use distillery_distill_kit::gradient_matching::{self, DEFAULTS};
 
 #[derive(Default)]
 pub struct Dsa;
@@ -33,6 +33,6 @@ mod tests {
     /// start, siamese setting true, determinism per seed, non-IPC budgets declined.
     #[test]
     fn compress_honours_the_budget_and_is_deterministic() {
-        distillery_distill_common::testing::check_gradient_matching_plugin::<super::Dsa>(true);
+        distillery_distill_kit::testing::check_gradient_matching_plugin::<super::Dsa>(true);
     }
 }

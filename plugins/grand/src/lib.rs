@@ -7,9 +7,9 @@
 //! uses the closed form over the final linear layer (DeepCore's approximation). See README.md.
 
 use distillery_api::prelude::*;
-use distillery_pruning_common::scores as sc_;
-use distillery_pruning_common::scoring::{self, ScoringDefaults, ScoringOverrides};
-use distillery_pruning_common::{select, Order, Plan, TieBreak};
+use distillery_pruning_kit::scores as sc_;
+use distillery_pruning_kit::scoring::{self, ScoringDefaults, ScoringOverrides};
+use distillery_pruning_kit::{select, Order, Plan, TieBreak};
 use serde::Deserialize;
 
 #[derive(Default)]

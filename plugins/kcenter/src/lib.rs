@@ -5,8 +5,8 @@
 
 use distillery_api::prelude::*;
 use distillery_api::rng::derive_seed;
-use distillery_pruning_common::scoring::{self, ScoringDefaults, ScoringOverrides};
-use distillery_pruning_common::{geometry, select, Plan};
+use distillery_pruning_kit::scoring::{self, ScoringDefaults, ScoringOverrides};
+use distillery_pruning_kit::{geometry, select, Plan};
 use serde::Deserialize;
 
 #[derive(Default)]

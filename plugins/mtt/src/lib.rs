@@ -229,7 +229,7 @@ impl Method for Mtt {
         "synthetic images whose student training trajectory matches cached expert trajectories (trajectory matching)";
 
     fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
-        let ipc = distillery_distill_common::ipc_budget("mtt", &input.budget)?;
+        let ipc = distillery_distill_kit::ipc_budget("mtt", &input.budget)?;
         let cfg: Config = ctx.config()?;
         let r = cfg.resolve(ipc)?;
         let ctx: &Context = ctx;

@@ -16,9 +16,9 @@ pub mod combine;
 
 use distillery_api::prelude::*;
 use distillery_api::rng::derive_seed;
-use distillery_pruning_common::scores::{self as sc_, AumTracker, ForgettingTracker};
-use distillery_pruning_common::scoring::{self, ScoringDefaults, ScoringOverrides};
-use distillery_pruning_common::select::{self, Order, TieBreak};
+use distillery_pruning_kit::scores::{self as sc_, AumTracker, ForgettingTracker};
+use distillery_pruning_kit::scoring::{self, ScoringDefaults, ScoringOverrides};
+use distillery_pruning_kit::select::{self, Order, TieBreak};
 use serde::{Deserialize, Serialize};
 
 #[derive(Default)]
@@ -114,7 +114,7 @@ impl Method for Pca {
         "easiest real images by a pruning score (EL2N / forgetting / AUM), factor x factor combined per image, hard labels";
 
     fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
-        let ipc = distillery_distill_common::ipc_budget("pca", &input.budget)?;
+        let ipc = distillery_distill_kit::ipc_budget("pca", &input.budget)?;
         let cfg: Config = ctx.config()?;
         if !(1..=8).contains(&cfg.factor) {
             return Err(MethodError::Config(format!(

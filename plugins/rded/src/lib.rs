@@ -19,8 +19,8 @@ use distillery_api::prelude::*;
 use distillery_api::rng::derive_seed;
 use distillery_api::spec::TeacherSpec;
 use distillery_api::teacher::Teacher;
-use distillery_distill_common::ipc_budget;
-use distillery_distill_common::settings::{self, OwnModel, OwnModelDefaults, Preset};
+use distillery_distill_kit::ipc_budget;
+use distillery_distill_kit::settings::{self, OwnModel, OwnModelDefaults, Preset};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
@@ -419,7 +419,7 @@ impl Method for Rded {
             "classes": reports,
             "observer_seconds": observer_seconds,
         });
-        let relabel = distillery_distill_common::relabel_native(
+        let relabel = distillery_distill_kit::relabel_native(
             ctx,
             &ctx.normalize(&images),
             obs.net.as_ref(),

@@ -1,5 +1,5 @@
 use super::*;
-use distillery_distill_common::testing;
+use distillery_distill_kit::testing;
 
 fn base() -> TrainSpec {
     serde_json::from_value(serde_json::json!({

@@ -20,8 +20,8 @@ use distillery_api::prelude::*;
 use distillery_api::rng::derive_seed;
 use distillery_api::spec::TeacherSpec;
 use distillery_api::teacher::Teacher;
-use distillery_distill_common::settings::{self, LossTrace, OwnModel, OwnModelDefaults, Preset};
-use distillery_distill_common::{ipc_budget, pixel_scale, Init, RealPool, SynSet};
+use distillery_distill_kit::settings::{self, LossTrace, OwnModel, OwnModelDefaults, Preset};
+use distillery_distill_kit::{ipc_budget, pixel_scale, Init, RealPool, SynSet};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
@@ -458,7 +458,7 @@ impl Method for Sre2l {
         });
         // Relabel: the squeeze model's soft predictions on every augmented batch the student
         // will see, stored FKD-style (native-label protocol only).
-        let relabel = distillery_distill_common::relabel_native(
+        let relabel = distillery_distill_kit::relabel_native(
             ctx,
             &x,
             squeeze.net.as_ref(),

@@ -1,6 +1,6 @@
 use super::*;
 use distillery_api::nn::BnInput;
-use distillery_distill_common::testing;
+use distillery_distill_kit::testing;
 
 fn student(width: i64) -> ModelSpec {
     ModelSpec {

@@ -1,4 +1,4 @@
-//! # distillery-pruning-common
+//! # distillery-pruning-kit
 //!
 //! Shared, unit-tested pieces of the coreset-selection plugins (`herding`, `kcenter`,
 //! `forgetting`, `el2n`, `grand`, `aum`, `ccs`):

@@ -1,4 +1,4 @@
-//! # distillery-distill-common
+//! # distillery-distill-kit
 //!
 //! Shared, unit-tested pieces of the dataset-distillation plugins (`dm`, `dc`, `dsa`):
 //!
