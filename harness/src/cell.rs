@@ -10,8 +10,54 @@ use crate::record::{self, DatasetRef, Record, Status};
 use crate::{train, validate};
 use distillery_api::method::{device_string, parse_device, ProtocolView, RequestMeta};
 use distillery_api::{Budget, Family, Split};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+/// Why a cell's method did not yield an evaluation; recorded as the record's `error` (its
+/// text) while the cell itself completes with a record.
+#[derive(Debug, thiserror::Error)]
+pub enum CellError {
+    /// The plugin's `compress` failed (returned an error, panicked, malformed response).
+    #[error("plugin '{name}' ({}) {error}", .path.display())]
+    Compress {
+        /// The plugin's name.
+        name: String,
+        /// Its file.
+        path: PathBuf,
+        /// How the call failed.
+        error: distillery_api::host::CallError,
+    },
+    /// The plugin's output failed [`validate::check_output`].
+    #[error("plugin '{name}' ({}) returned an invalid compressed set: {error}", .path.display())]
+    Invalid {
+        /// The plugin's name.
+        name: String,
+        /// Its file.
+        path: PathBuf,
+        /// What is wrong with the set.
+        error: validate::InvalidOutput,
+    },
+    /// The teacher the labels need could not be had.
+    #[error(transparent)]
+    Teacher(#[from] TeacherError),
+    /// Training or evaluating the student failed.
+    #[error("training the student failed: {0}")]
+    Training(anyhow::Error),
+}
+
+/// Why the protocol's teacher could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum TeacherError {
+    /// The protocol's labels need a teacher but it declares none.
+    #[error("protocol '{protocol}' has no [teacher] table, but its labels need one")]
+    NotDeclared {
+        /// The protocol's name.
+        protocol: String,
+    },
+    /// Training or loading the teacher failed.
+    #[error("the protocol's teacher: {0}")]
+    Obtain(distillery_api::MethodError),
+}
 
 /// Copies a split so a plugin that writes into its tensors cannot touch the harness's copy.
 fn private_copy(s: &Split) -> Split {
@@ -96,7 +142,7 @@ pub fn run(plan: &Plan, cell: &CellSpec, out: &Path) -> anyhow::Result<Record> {
     let scratch = out.join("scratch").join(&cell.id);
     std::fs::create_dir_all(&scratch)?;
     let meta = request_meta(&loaded, cell, &data, device, scratch, method_config.clone());
-    let outcome = (|| -> Result<(), String> {
+    let outcome = (|| -> Result<(), CellError> {
         let t = Instant::now();
         let (train_copy, val_copy) = (private_copy(&data.train), private_copy(&data.val));
         let mut last = Instant::now();
@@ -113,17 +159,15 @@ pub fn run(plan: &Plan, cell: &CellSpec, out: &Path) -> anyhow::Result<Record> {
             &val_copy,
             &mut progress,
         )
-        .map_err(|e| {
-            format!(
-                "plugin '{}' ({}) {e}",
-                plugin.info.name,
-                plugin.path.display()
-            )
+        .map_err(|error| CellError::Compress {
+            name: plugin.info.name.clone(),
+            path: plugin.path.clone(),
+            error,
         })?;
         rec.timings.compress_seconds = t.elapsed().as_secs_f64();
         rec.compress_peak_rss_bytes = record::peak_rss_bytes();
         rec.method_metadata = raw.metadata.clone();
-        let set = validate::check(
+        let set = validate::check_output(
             raw,
             &data.train,
             data.num_classes(),
@@ -131,12 +175,10 @@ pub fn run(plan: &Plan, cell: &CellSpec, out: &Path) -> anyhow::Result<Record> {
             budget,
             plugin.info.family,
         )
-        .map_err(|e| {
-            format!(
-                "plugin '{}' ({}) returned an invalid compressed set: {e}",
-                plugin.info.name,
-                plugin.path.display()
-            )
+        .map_err(|error| CellError::Invalid {
+            name: plugin.info.name.clone(),
+            path: plugin.path.clone(),
+            error,
         })?;
         rec.per_class = Some(set.per_class.clone());
         // The teacher, where the labels need one: every cell of a soft-label protocol, and a
@@ -188,7 +230,7 @@ pub fn run(plan: &Plan, cell: &CellSpec, out: &Path) -> anyhow::Result<Record> {
             &cell.seeds,
             device,
         )
-        .map_err(|e| format!("training the student failed: {e}"))?;
+        .map_err(CellError::Training)?;
         rec.timings.train_seconds = ev.train_seconds;
         rec.timings.eval_seconds = ev.eval_seconds;
         rec.evaluation = Some(ev);
@@ -196,7 +238,7 @@ pub fn run(plan: &Plan, cell: &CellSpec, out: &Path) -> anyhow::Result<Record> {
     })();
     match outcome {
         Ok(()) => rec.status = Status::Ok,
-        Err(e) => rec.error = Some(e),
+        Err(e) => rec.error = Some(e.to_string()),
     }
     rec.timings.total_seconds = t0.elapsed().as_secs_f64();
     rec.peak_rss_bytes = record::peak_rss_bytes();
@@ -207,17 +249,21 @@ pub fn run(plan: &Plan, cell: &CellSpec, out: &Path) -> anyhow::Result<Record> {
 
 /// The protocol's teacher for `data` (cached per user; trained on first use) and its record,
 /// including its own test accuracy.
+///
+/// # Errors
+/// [`TeacherError::NotDeclared`] without a `[teacher]` table, [`TeacherError::Obtain`] when it
+/// cannot be trained or loaded.
 pub fn obtain_teacher(
     p: &Protocol,
     data: &Prepared,
     device: tch::Device,
-) -> Result<(distillery_api::teacher::Teacher, TeacherRecord), String> {
-    let spec = p.teacher.as_ref().ok_or_else(|| {
-        format!(
-            "protocol '{}' has no [teacher] table, but its labels need one",
-            p.name
-        )
-    })?;
+) -> Result<(distillery_api::teacher::Teacher, TeacherRecord), TeacherError> {
+    let spec = p
+        .teacher
+        .as_ref()
+        .ok_or_else(|| TeacherError::NotDeclared {
+            protocol: p.name.clone(),
+        })?;
     let root = crate::executor::cache_root()
         .unwrap_or_else(|| std::env::temp_dir().join("distillery-cache"));
     let tdata = distillery_api::teacher::TeacherData {
@@ -242,7 +288,7 @@ pub fn obtain_teacher(
         },
         &mut |w| eprintln!("warning: {w}"),
     )
-    .map_err(|e| format!("the protocol's teacher: {e}"))?;
+    .map_err(TeacherError::Obtain)?;
     let xt = distillery_api::nn::normalize(&data.test.images, &data.mean, &data.std, device);
     let test_acc = distillery_api::teacher::accuracy(&t, &xt, &data.test.labels);
     let r = TeacherRecord::new(&t, test_acc);

@@ -14,45 +14,100 @@
 //! configuration is the same.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Method name -> its table, as JSON (what crosses to the plugin).
 pub type Overrides = BTreeMap<String, serde_json::Value>;
 
+/// Why a method-config file cannot be used; the message names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum MethodConfigError {
+    /// The file cannot be read.
+    #[error("cannot read method config {}: {error}", .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The file's content is refused.
+    #[error("method config {}: {error}", .path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong in it.
+        error: ParseError,
+    },
+}
+
+/// What is wrong in the text of a method-config file.
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum ParseError {
+    /// Not TOML; `line` (1-based) when the parser knows where.
+    #[error("{}{message}", .line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+    Syntax {
+        /// The line of the error, when known.
+        line: Option<usize>,
+        /// The TOML parser's message.
+        message: String,
+    },
+    /// A top-level key other than `methods`.
+    #[error("unknown top-level key `{0}`: a method config holds only [methods.<name>] tables")]
+    UnknownKey(String),
+    /// `methods` is a value, not a table.
+    #[error("`methods` must be a table of [methods.<name>] tables")]
+    MethodsNotTable,
+    /// `methods.<name>` is a value, not a table.
+    #[error("`methods.{0}` must be a table")]
+    MethodNotTable(String),
+    /// A table that cannot be expressed as JSON.
+    #[error("methods.{0}")]
+    Json(String),
+}
+
 /// Reads and checks a method-config file. Errors name the file, and the line for syntax errors.
-pub fn load(path: &Path) -> anyhow::Result<Overrides> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("cannot read method config {}: {e}", path.display()))?;
-    parse(&text).map_err(|e| anyhow::anyhow!("method config {}: {e}", path.display()))
+///
+/// # Errors
+/// [`MethodConfigError::Read`] if the file cannot be read, [`MethodConfigError::Parse`] if
+/// [`parse`] refuses it.
+pub fn load(path: &Path) -> Result<Overrides, MethodConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|error| MethodConfigError::Read {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    parse(&text).map_err(|error| MethodConfigError::Parse {
+        path: path.to_path_buf(),
+        error,
+    })
 }
 
 /// Parses the text of a method-config file.
-pub fn parse(text: &str) -> Result<Overrides, String> {
+///
+/// # Errors
+/// A [`ParseError`]: not TOML, or anything but `[methods.<name>]` tables.
+pub fn parse(text: &str) -> Result<Overrides, ParseError> {
     let value: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        let line = e
-            .span()
-            .map(|s| text[..s.start].lines().count().max(1))
-            .map(|l| format!("line {l}: "))
-            .unwrap_or_default();
-        format!("{line}{}", e.message())
+        let line = e.span().map(|s| text[..s.start].lines().count().max(1));
+        ParseError::Syntax {
+            line,
+            message: e.message().to_string(),
+        }
     })?;
     let mut out = Overrides::new();
     for (key, v) in value {
         if key != "methods" {
-            return Err(format!(
-                "unknown top-level key `{key}`: a method config holds only [methods.<name>] tables"
-            ));
+            return Err(ParseError::UnknownKey(key));
         }
         let toml::Value::Table(methods) = v else {
-            return Err("`methods` must be a table of [methods.<name>] tables".into());
+            return Err(ParseError::MethodsNotTable);
         };
         for (name, t) in methods {
             if !matches!(t, toml::Value::Table(_)) {
-                return Err(format!("`methods.{name}` must be a table"));
+                return Err(ParseError::MethodNotTable(name));
             }
             out.insert(
                 name,
-                serde_json::to_value(t).map_err(|e| format!("methods.{e}"))?,
+                serde_json::to_value(t).map_err(|e| ParseError::Json(e.to_string()))?,
             );
         }
     }
@@ -95,11 +150,13 @@ mod tests {
 
     #[test]
     fn rejects_anything_but_method_tables_with_the_line() {
-        let e = parse("[train]\nepochs = 3\n").unwrap_err();
+        let e = parse("[train]\nepochs = 3\n").unwrap_err().to_string();
         assert!(e.contains("unknown top-level key `train`"), "{e}");
-        let e = parse("[methods]\ndm = 3\n").unwrap_err();
+        let e = parse("[methods]\ndm = 3\n").unwrap_err().to_string();
         assert!(e.contains("`methods.dm` must be a table"), "{e}");
-        let e = parse("[methods.dm]\niterations = = 3\n").unwrap_err();
+        let e = parse("[methods.dm]\niterations = = 3\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("line 2: "), "{e}");
     }
 }

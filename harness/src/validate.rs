@@ -86,7 +86,170 @@ fn element_bytes(kind: Kind) -> u64 {
     }
 }
 
-/// Checks `out` against the train split, class count, resolution and budget.
+/// Why a method's output is not a valid compressed set. The texts are the messages users and
+/// plugin authors read after "returned an invalid compressed set: ".
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidOutput {
+    /// The declared kind's tensor is absent (`what`: index, image or label).
+    #[error("declared kind \"{kind}\" but returned no {what} tensor")]
+    Missing {
+        /// `indices` or `images`.
+        kind: &'static str,
+        /// `index`, `image` or `label`.
+        what: &'static str,
+    },
+    /// An output kind other than `indices` or `images`.
+    #[error("unknown output kind {0:?} (expected \"indices\" or \"images\")")]
+    UnknownKind(String),
+    /// `indices` is not 1-D.
+    #[error("indices must be a 1-D int64 tensor, got shape {0:?}")]
+    IndicesRank(Vec<i64>),
+    /// `indices` is not int64.
+    #[error("indices must be int64, got {0:?}")]
+    IndicesKind(Kind),
+    /// An index outside the train split.
+    #[error("index {index} is out of range: the train split has {len} images (0..{})", .len - 1)]
+    IndexOutOfRange {
+        /// The index.
+        index: i64,
+        /// The train split's size.
+        len: i64,
+    },
+    /// An index listed twice.
+    #[error("index {0} appears more than once (duplicates inflate the budget)")]
+    DuplicateIndex(i64),
+    /// `weights` is not `[M]` for `M` indices.
+    #[error("weights must have shape [{expected}], got {found:?}")]
+    WeightsShape {
+        /// The number of indices.
+        expected: usize,
+        /// The shape returned.
+        found: Vec<i64>,
+    },
+    /// `weights` has a NaN, an infinity or a negative entry, or sums to 0.
+    #[error("weights must be finite, non-negative and not all zero")]
+    Weights,
+    /// `images` is not rank 4.
+    #[error("images must have rank 4 [N, C, H, W], got shape {0:?}")]
+    ImagesRank(Vec<i64>),
+    /// `images` is not at the protocol's resolution `[C, H, W]`.
+    #[error("images have shape {found:?}, but the protocol's resolution is [N, {}, {}, {}]", .resolution[0], .resolution[1], .resolution[2])]
+    Resolution {
+        /// The shape returned.
+        found: Vec<i64>,
+        /// `[C, H, W]`.
+        resolution: [i64; 3],
+    },
+    /// Float images with NaN or infinite values (how many).
+    #[error("images contain {0} NaN or infinite values")]
+    NonFinite(i64),
+    /// Images neither uint8 nor floating point.
+    #[error("images must be uint8 or floating point, got {0:?}")]
+    ImagesKind(Kind),
+    /// `labels` is not `[N]`.
+    #[error("labels must have shape [{expected}] (one per image), got {found:?}")]
+    LabelsShape {
+        /// The number of images.
+        expected: i64,
+        /// The shape returned.
+        found: Vec<i64>,
+    },
+    /// `labels` is not int64.
+    #[error("labels must be int64, got {0:?}")]
+    LabelsKind(Kind),
+    /// `soft_labels` is not `[N, K]`.
+    #[error("soft labels must have shape [{n}, {k}], got {found:?}")]
+    SoftLabelsShape {
+        /// The number of images.
+        n: i64,
+        /// The number of classes.
+        k: usize,
+        /// The shape returned.
+        found: Vec<i64>,
+    },
+    /// `soft_labels` has a NaN, an infinity or a negative entry.
+    #[error("soft labels must be finite probabilities (>= 0)")]
+    SoftLabelsNotProbabilities,
+    /// A `soft_labels` row does not sum to 1 (the largest deviation).
+    #[error("soft label rows must sum to 1 (largest deviation {0:.3e})")]
+    SoftLabelsRowSum(f64),
+    /// A tensor's data could not be read (libtorch's message).
+    #[error("{0}")]
+    Tensor(String),
+    /// A label outside `0..K`.
+    #[error("label {label} is out of range: the dataset has {classes} classes (0..{})", .classes - 1)]
+    LabelOutOfRange {
+        /// The label.
+        label: i64,
+        /// `K`.
+        classes: usize,
+    },
+    /// No image at all.
+    #[error("returned an empty set")]
+    Empty,
+    /// The `label_spec` does not parse or is inconsistent.
+    #[error("label_spec: {0}")]
+    LabelSpec(String),
+    /// The label store a `label_spec` names cannot be read.
+    #[error("label_spec: label store {}: {error}", .path.display())]
+    LabelStore {
+        /// The store's file.
+        path: std::path::PathBuf,
+        /// Why it cannot be read.
+        error: std::io::Error,
+    },
+    /// More images of one class than an IPC budget allows.
+    #[error("{images} images labelled class {class}, over the budget of {ipc} per class")]
+    OverIpc {
+        /// Images of that class.
+        images: usize,
+        /// The class.
+        class: usize,
+        /// The budget's images per class.
+        ipc: usize,
+    },
+    /// A class with train images but none in the set, under an IPC budget.
+    #[error("class {class} has no image, but an IPC {ipc} budget requires at least one per class")]
+    EmptyClass {
+        /// The class.
+        class: usize,
+        /// The budget's images per class.
+        ipc: usize,
+    },
+    /// More images than a fraction budget allows.
+    #[error("{images} images, over the budget of {max} ({}% of {train})", .fraction * 100.0)]
+    OverFraction {
+        /// Images in the set.
+        images: usize,
+        /// The most the budget allows.
+        max: usize,
+        /// The budget's fraction of the train split.
+        fraction: f64,
+        /// The train split's size.
+        train: usize,
+    },
+    /// More bytes than a byte budget allows.
+    #[error(
+        "{total} bytes (images {images} + labels {labels}), over the budget of {budget} bytes"
+    )]
+    OverBytes {
+        /// Image plus label bytes.
+        total: u64,
+        /// Image bytes.
+        images: u64,
+        /// Label bytes.
+        labels: u64,
+        /// The budget.
+        budget: u64,
+    },
+}
+
+/// Checks `out` against the train split, class count, resolution and budget, and returns the
+/// error as text. Kept for `crate::conformance`, which stores the text as a check's outcome;
+/// new code calls [`check_output`].
+///
+/// # Errors
+/// [`check_output`]'s, as their message.
 pub fn check(
     out: RawOutput,
     train: &Split,
@@ -95,45 +258,54 @@ pub fn check(
     budget: Budget,
     family: Family,
 ) -> Result<TrainingSet, String> {
+    check_output(out, train, num_classes, shape, budget, family).map_err(|e| e.to_string())
+}
+
+/// Checks `out` (a method's raw output) against the train split, class count `K`, resolution
+/// `shape` (`[C, H, W]`) and budget; reference methods (`family`) skip the budget.
+///
+/// # Errors
+/// The first [`InvalidOutput`] found, in the order: kind and tensors, shapes and types, label
+/// range, emptiness, label spec, budget.
+pub fn check_output(
+    out: RawOutput,
+    train: &Split,
+    num_classes: usize,
+    shape: [i64; 3],
+    budget: Budget,
+    family: Family,
+) -> Result<TrainingSet, InvalidOutput> {
+    use InvalidOutput as E;
     let k = num_classes;
     let (images, labels, soft_labels, weights, kind) = match out.kind.as_str() {
         "indices" => {
-            let idx = out
-                .indices
-                .ok_or("declared kind \"indices\" but returned no index tensor")?;
+            let idx = out.indices.ok_or(E::Missing {
+                kind: "indices",
+                what: "index",
+            })?;
             if idx.dim() != 1 {
-                return Err(format!(
-                    "indices must be a 1-D int64 tensor, got shape {:?}",
-                    idx.size()
-                ));
+                return Err(E::IndicesRank(idx.size()));
             }
             if idx.kind() != Kind::Int64 {
-                return Err(format!("indices must be int64, got {:?}", idx.kind()));
+                return Err(E::IndicesKind(idx.kind()));
             }
-            let v = Vec::<i64>::try_from(&idx).map_err(|e| e.to_string())?;
+            let v = Vec::<i64>::try_from(&idx).map_err(|e| E::Tensor(e.to_string()))?;
             let n = train.len() as i64;
-            if let Some(bad) = v.iter().find(|&&i| i < 0 || i >= n) {
-                return Err(format!(
-                    "index {bad} is out of range: the train split has {n} images (0..{})",
-                    n - 1
-                ));
+            if let Some(&index) = v.iter().find(|&&i| i < 0 || i >= n) {
+                return Err(E::IndexOutOfRange { index, len: n });
             }
             let mut sorted = v.clone();
             sorted.sort_unstable();
             if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
-                return Err(format!(
-                    "index {} appears more than once (duplicates inflate the budget)",
-                    w[0]
-                ));
+                return Err(E::DuplicateIndex(w[0]));
             }
             let weights = match out.weights {
                 Some(w) => {
                     if w.size() != vec![v.len() as i64] {
-                        return Err(format!(
-                            "weights must have shape [{}], got {:?}",
-                            v.len(),
-                            w.size()
-                        ));
+                        return Err(E::WeightsShape {
+                            expected: v.len(),
+                            found: w.size(),
+                        });
                     }
                     let w = w.to_kind(Kind::Float);
                     let finite = w.isfinite().all().int64_value(&[]) == 1;
@@ -141,7 +313,7 @@ pub fn check(
                         || w.lt(0.0).any().int64_value(&[]) == 1
                         || w.sum(Kind::Double).double_value(&[]) <= 0.0
                     {
-                        return Err("weights must be finite, non-negative and not all zero".into());
+                        return Err(E::Weights);
                     }
                     Some(w)
                 }
@@ -157,23 +329,23 @@ pub fn check(
             )
         }
         "images" => {
-            let images = out
-                .images
-                .ok_or("declared kind \"images\" but returned no image tensor")?;
-            let labels = out
-                .labels
-                .ok_or("declared kind \"images\" but returned no label tensor")?;
+            let images = out.images.ok_or(E::Missing {
+                kind: "images",
+                what: "image",
+            })?;
+            let labels = out.labels.ok_or(E::Missing {
+                kind: "images",
+                what: "label",
+            })?;
             let s = images.size();
             if s.len() != 4 {
-                return Err(format!(
-                    "images must have rank 4 [N, C, H, W], got shape {s:?}"
-                ));
+                return Err(E::ImagesRank(s));
             }
             if s[1..] != shape[..] {
-                return Err(format!(
-                    "images have shape {s:?}, but the protocol's resolution is [N, {}, {}, {}]",
-                    shape[0], shape[1], shape[2]
-                ));
+                return Err(E::Resolution {
+                    found: s,
+                    resolution: shape,
+                });
             }
             let images = match images.kind() {
                 Kind::Uint8 => images.to_device(tch::Device::Cpu),
@@ -181,46 +353,37 @@ pub fn check(
                     let f = images.to_device(tch::Device::Cpu);
                     if f.isfinite().all().int64_value(&[]) != 1 {
                         let bad = f.isfinite().logical_not().sum(Kind::Int64).int64_value(&[]);
-                        return Err(format!("images contain {bad} NaN or infinite values"));
+                        return Err(E::NonFinite(bad));
                     }
                     f
                 }
-                other => {
-                    return Err(format!(
-                        "images must be uint8 or floating point, got {other:?}"
-                    ))
-                }
+                other => return Err(E::ImagesKind(other)),
             };
             if labels.size() != vec![s[0]] {
-                return Err(format!(
-                    "labels must have shape [{}] (one per image), got {:?}",
-                    s[0],
-                    labels.size()
-                ));
+                return Err(E::LabelsShape {
+                    expected: s[0],
+                    found: labels.size(),
+                });
             }
             if labels.kind() != Kind::Int64 {
-                return Err(format!("labels must be int64, got {:?}", labels.kind()));
+                return Err(E::LabelsKind(labels.kind()));
             }
             let labels = labels.to_device(tch::Device::Cpu);
             let soft = match out.soft_labels {
                 Some(p) => {
                     if p.size() != vec![s[0], k as i64] {
-                        return Err(format!(
-                            "soft labels must have shape [{}, {k}], got {:?}",
-                            s[0],
-                            p.size()
-                        ));
+                        return Err(E::SoftLabelsShape {
+                            n: s[0],
+                            k,
+                            found: p.size(),
+                        });
                     }
                     let p = p.to_device(tch::Device::Cpu);
                     match probability_rows(&p) {
                         Err(ProbabilityIssue::NotProbabilities) => {
-                            return Err("soft labels must be finite probabilities (>= 0)".into())
+                            return Err(E::SoftLabelsNotProbabilities)
                         }
-                        Err(ProbabilityIssue::RowSum(dev)) => {
-                            return Err(format!(
-                                "soft label rows must sum to 1 (largest deviation {dev:.3e})"
-                            ))
-                        }
+                        Err(ProbabilityIssue::RowSum(dev)) => return Err(E::SoftLabelsRowSum(dev)),
                         Ok(()) => {}
                     }
                     Some(p)
@@ -229,40 +392,36 @@ pub fn check(
             };
             (images, labels, soft, None, "images")
         }
-        other => {
-            return Err(format!(
-                "unknown output kind {other:?} (expected \"indices\" or \"images\")"
-            ))
-        }
+        other => return Err(E::UnknownKind(other.to_string())),
     };
     let m = labels.size()[0] as usize;
-    let lv = Vec::<i64>::try_from(&labels).map_err(|e| e.to_string())?;
-    if let Some(bad) = lv.iter().find(|&&l| l < 0 || l >= k as i64) {
-        return Err(format!(
-            "label {bad} is out of range: the dataset has {k} classes (0..{})",
-            k - 1
-        ));
+    let lv = Vec::<i64>::try_from(&labels).map_err(|e| E::Tensor(e.to_string()))?;
+    if let Some(&label) = lv.iter().find(|&&l| l < 0 || l >= k as i64) {
+        return Err(E::LabelOutOfRange { label, classes: k });
     }
     let mut per_class = vec![0usize; k];
     for &l in &lv {
         per_class[l as usize] += 1;
     }
     if m == 0 {
-        return Err("returned an empty set".into());
+        return Err(E::Empty);
     }
     let label_spec = match out.label_spec {
         serde_json::Value::Null => None,
         v => {
             let spec: distillery_api::spec::LabelSpec =
-                serde_json::from_value(v).map_err(|e| format!("label_spec: {e}"))?;
-            spec.validate().map_err(|e| format!("label_spec: {e}"))?;
+                serde_json::from_value(v).map_err(|e| E::LabelSpec(e.to_string()))?;
+            spec.validate().map_err(|e| E::LabelSpec(e.to_string()))?;
             Some(spec)
         }
     };
     // Stored labels cost their file (written by the method at its stored precision).
     let stored_bytes = match &label_spec {
         Some(distillery_api::spec::LabelSpec::Stored { file, .. }) => std::fs::metadata(file)
-            .map_err(|e| format!("label_spec: label store {}: {e}", file.display()))?
+            .map_err(|error| E::LabelStore {
+                path: file.clone(),
+                error,
+            })?
             .len(),
         _ => 0,
     };
@@ -284,35 +443,37 @@ pub fn check(
         let available = train.indices_by_class(k);
         match budget {
             Budget::Ipc(ipc) => {
-                if let Some((c, &n)) = per_class.iter().enumerate().find(|(_, &n)| n > ipc) {
-                    return Err(format!(
-                        "{n} images labelled class {c}, over the budget of {ipc} per class"
-                    ));
+                if let Some((class, &images)) = per_class.iter().enumerate().find(|(_, &n)| n > ipc)
+                {
+                    return Err(E::OverIpc { images, class, ipc });
                 }
-                if let Some((c, _)) = per_class
+                if let Some((class, _)) = per_class
                     .iter()
                     .enumerate()
                     .find(|(c, &n)| n == 0 && !available[*c].is_empty())
                 {
-                    return Err(format!("class {c} has no image, but an IPC {ipc} budget requires at least one per class"));
+                    return Err(E::EmptyClass { class, ipc });
                 }
             }
             Budget::Fraction(f) => {
                 let max = budget.max_images(k, train.len()).unwrap_or(0);
                 if m > max {
-                    return Err(format!(
-                        "{m} images, over the budget of {max} ({}% of {})",
-                        f * 100.0,
-                        train.len()
-                    ));
+                    return Err(E::OverFraction {
+                        images: m,
+                        max,
+                        fraction: f,
+                        train: train.len(),
+                    });
                 }
             }
             Budget::Bytes(b) => {
                 if storage.total_bytes > b {
-                    return Err(format!(
-                        "{} bytes (images {} + labels {}), over the budget of {b} bytes",
-                        storage.total_bytes, image_bytes, label_bytes
-                    ));
+                    return Err(E::OverBytes {
+                        total: storage.total_bytes,
+                        images: image_bytes,
+                        labels: label_bytes,
+                        budget: b,
+                    });
                 }
             }
         }

@@ -8,14 +8,18 @@
 //! with the same bilinear filter; how many were resized is reported. Hidden entries and files
 //! with other extensions are ignored, as in the dataset reader.
 
+use super::error::{ImportError, ImportErrorKind};
 use super::tensors::{DType, RawTensor};
 use crate::data::{self, ImageFolderOptions};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// The tensors and metadata read from an ImageFolder set.
 pub struct Folder {
+    /// `images` (uint8 `[N, C, H, W]`, class folders in order) and `labels` (int64 `[N]`).
     pub tensors: Vec<(String, RawTensor)>,
+    /// `metadata.json`'s keys, values as strings (JSON values that are not strings as JSON).
     pub metadata: BTreeMap<String, String>,
     /// SHA-256 over the relative paths and bytes of every file read, in order.
     pub sha256: String,
@@ -23,13 +27,18 @@ pub struct Folder {
     pub resized: usize,
 }
 
-pub fn read(root: &Path, shape: [i64; 3], class_names: &[String]) -> Result<Folder, String> {
-    let f = root.display();
+/// Reads the set under `root` at the dataset's `shape` (`[C, H, W]`) and classes.
+///
+/// # Errors
+/// [`ImportErrorKind::Container`] for a dataset it cannot hold, a bad `metadata.json` or no
+/// class folder or image; [`ImportErrorKind::NotAClass`] for a folder that is not a class;
+/// [`ImportErrorKind::Io`] / [`ImportErrorKind::Data`] when a file cannot be read or decoded.
+pub fn read(root: &Path, shape: [i64; 3], class_names: &[String]) -> Result<Folder, ImportError> {
     let [c, h, w] = shape;
     if h != w || !(c == 1 || c == 3) {
-        return Err(format!(
-            "{f}: an ImageFolder set needs a dataset with square 1- or 3-channel images; this dataset's are {c}x{h}x{w}"
-        ));
+        return Err(ImportError::container(root, format!(
+            "an ImageFolder set needs a dataset with square 1- or 3-channel images; this dataset's are {c}x{h}x{w}"
+        )));
     }
     let mut hasher = Sha256::new();
     hasher.update(b"distillery-imagefolder-set-v1\n");
@@ -42,14 +51,14 @@ pub fn read(root: &Path, shape: [i64; 3], class_names: &[String]) -> Result<Fold
     let mut metadata = BTreeMap::new();
     let meta_path = root.join("metadata.json");
     if meta_path.is_file() {
-        let text =
-            std::fs::read(&meta_path).map_err(|e| format!("{}: {e}", meta_path.display()))?;
+        let text = std::fs::read(&meta_path)
+            .map_err(|e| ImportError::new(&meta_path, ImportErrorKind::Io(e)))?;
         add("metadata.json", &text);
         let v: serde_json::Value = serde_json::from_slice(&text)
-            .map_err(|e| format!("{}: not valid JSON: {e}", meta_path.display()))?;
+            .map_err(|e| ImportError::container(&meta_path, format!("not valid JSON: {e}")))?;
         let obj = v
             .as_object()
-            .ok_or_else(|| format!("{}: must be a JSON object", meta_path.display()))?;
+            .ok_or_else(|| ImportError::container(&meta_path, "must be a JSON object"))?;
         for (k, v) in obj {
             let s = match v {
                 serde_json::Value::String(s) => s.clone(),
@@ -58,12 +67,13 @@ pub fn read(root: &Path, shape: [i64; 3], class_names: &[String]) -> Result<Fold
             metadata.insert(k.clone(), s);
         }
     }
-    let dirs = data::class_dirs(root).map_err(|e| e.to_string())?;
+    let data_err = |e| ImportError::new(root, ImportErrorKind::Data(e));
+    let dirs = data::class_dirs(root).map_err(data_err)?;
     if dirs.is_empty() {
-        return Err(format!(
-            "{f}: an ImageFolder set needs one folder per class (named like the dataset's classes: {}), found none",
+        return Err(ImportError::container(root, format!(
+            "an ImageFolder set needs one folder per class (named like the dataset's classes: {}), found none",
             preview(class_names)
-        ));
+        )));
     }
     let opts = ImageFolderOptions {
         resolution: h as u32,
@@ -75,14 +85,15 @@ pub fn read(root: &Path, shape: [i64; 3], class_names: &[String]) -> Result<Fold
     let mut resized = 0;
     for (name, dir) in &dirs {
         let Some(label) = class_names.iter().position(|n| n == name) else {
-            return Err(format!(
-                "{}: folder `{name}` is not a class of the dataset (classes: {})",
-                dir.display(),
-                preview(class_names)
+            let (folder, classes) = (name.clone(), preview(class_names));
+            return Err(ImportError::new(
+                dir,
+                ImportErrorKind::NotAClass { folder, classes },
             ));
         };
-        for file in data::image_files(dir).map_err(|e| e.to_string())? {
-            let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        for file in data::image_files(dir).map_err(data_err)? {
+            let bytes = std::fs::read(&file)
+                .map_err(|e| ImportError::new(&file, ImportErrorKind::Io(e)))?;
             add(
                 &format!(
                     "{name}/{}",
@@ -93,13 +104,16 @@ pub fn read(root: &Path, shape: [i64; 3], class_names: &[String]) -> Result<Fold
             if image::image_dimensions(&file).is_ok_and(|d| d != (w as u32, h as u32)) {
                 resized += 1;
             }
-            pixels.extend(data::decode_image(&file, &opts).map_err(|e| e.to_string())?);
+            pixels.extend(data::decode_image(&file, &opts).map_err(data_err)?);
             labels.push(label as i64);
         }
     }
     let n = labels.len();
     if n == 0 {
-        return Err(format!("{f}: no .png/.jpg/.jpeg image in any class folder"));
+        return Err(ImportError::container(
+            root,
+            "no .png/.jpg/.jpeg image in any class folder",
+        ));
     }
     let tensors = vec![
         (
@@ -137,6 +151,10 @@ fn preview(names: &[String]) -> String {
 
 /// Writes `images` (uint8 `[N, C, H, W]`, C = 1 or 3) with their labels as
 /// `root/<class name>/<index>.png` (lossless), and `metadata` as `root/metadata.json`.
+///
+/// Returns its error as text: `crate::export` (another module's owner) hands it to
+/// `ExportError::Input(String)` by constructor; when that call becomes `.map_err(input)`, this
+/// can return [`super::WriteError`] like the other writers.
 pub fn write(
     root: &Path,
     images: &[u8],
@@ -217,7 +235,7 @@ mod tests {
         // Same files, same hash; another class folder is named in the error.
         assert_eq!(read(&root, [3, 4, 4], &names).unwrap().sha256, got.sha256);
         std::fs::create_dir_all(root.join("fox")).unwrap();
-        let e = read(&root, [3, 4, 4], &names).err().unwrap();
+        let e = read(&root, [3, 4, 4], &names).err().unwrap().to_string();
         assert!(
             e.ends_with(
                 "set/fox: folder `fox` is not a class of the dataset (classes: cat, dog, eel)"

@@ -6,6 +6,7 @@
 //! `np.savez(path, ..., metadata=np.array(json.dumps({...})))`. Object (pickled), complex,
 //! big-endian and Fortran-ordered arrays are refused with the entry named.
 
+use super::error::{ImportError, ImportErrorKind, NpyError, WriteError};
 use super::tensors::{DType, RawTensor};
 use std::collections::BTreeMap;
 use std::io::{Cursor, Read, Write};
@@ -23,15 +24,13 @@ enum Descr {
     Bytes(usize),
 }
 
-fn parse_descr(d: &str) -> Result<Descr, String> {
+fn parse_descr(d: &str) -> Result<Descr, NpyError> {
     let (order, body) = match d.chars().next() {
         Some(c @ ('<' | '>' | '|' | '=')) => (c, &d[1..]),
         _ => ('=', d),
     };
     if order == '>' && !matches!(body, "u1" | "i1" | "b1") && !body.starts_with('S') {
-        return Err(format!(
-            "dtype {d:?} is big-endian; save little-endian arrays (`a.astype(a.dtype.newbyteorder('<'))`)"
-        ));
+        return Err(NpyError::BigEndian(d.to_string()));
     }
     Ok(Descr::Tensor(match body {
         "b1" | "?" => DType::Bool,
@@ -50,20 +49,16 @@ fn parse_descr(d: &str) -> Result<Descr, String> {
             return s[1..]
                 .parse()
                 .map(Descr::Unicode)
-                .map_err(|_| format!("unknown dtype {d:?}"))
+                .map_err(|_| NpyError::UnknownDType(d.to_string()))
         }
         s if s.starts_with('S') => {
             return s[1..]
                 .parse()
                 .map(Descr::Bytes)
-                .map_err(|_| format!("unknown dtype {d:?}"))
+                .map_err(|_| NpyError::UnknownDType(d.to_string()))
         }
-        "O" => {
-            return Err(format!(
-                "dtype {d:?} is a pickled object array, which is never loaded; save numeric arrays"
-            ))
-        }
-        _ => return Err(format!("unknown dtype {d:?}")),
+        "O" => return Err(NpyError::Pickled(d.to_string())),
+        _ => return Err(NpyError::UnknownDType(d.to_string())),
     }))
 }
 
@@ -82,9 +77,9 @@ fn header_value<'a>(h: &'a str, key: &str) -> Option<&'a str> {
 }
 
 /// Parses one `.npy` payload into its descr, shape and data bytes.
-fn parse_npy(bytes: &[u8]) -> Result<(Descr, Vec<usize>, &[u8]), String> {
+fn parse_npy(bytes: &[u8]) -> Result<(Descr, Vec<usize>, &[u8]), NpyError> {
     if bytes.len() < 10 || &bytes[..6] != MAGIC {
-        return Err("not an .npy array (bad magic)".into());
+        return Err(NpyError::BadMagic);
     }
     let (hlen, start) = match bytes[6] {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
@@ -92,23 +87,21 @@ fn parse_npy(bytes: &[u8]) -> Result<(Descr, Vec<usize>, &[u8]), String> {
             u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize,
             12,
         ),
-        v => return Err(format!("unsupported .npy format version {v}")),
+        v => return Err(NpyError::Version(v)),
     };
     if bytes.len() < start + hlen {
-        return Err("truncated .npy header".into());
+        return Err(NpyError::TruncatedHeader);
     }
-    let h = std::str::from_utf8(&bytes[start..start + hlen])
-        .map_err(|_| "the .npy header is not text".to_string())?;
+    let h =
+        std::str::from_utf8(&bytes[start..start + hlen]).map_err(|_| NpyError::HeaderNotText)?;
     let descr = header_value(h, "descr")
         .map(|d| d.trim_matches('\''))
-        .ok_or("the .npy header has no 'descr'")?;
+        .ok_or(NpyError::MissingKey("descr"))?;
     let descr = parse_descr(descr)?;
     if header_value(h, "fortran_order") == Some("True") {
-        return Err(
-            "saved in Fortran order; save a C-ordered array (`np.ascontiguousarray(a)`)".into(),
-        );
+        return Err(NpyError::FortranOrder);
     }
-    let shape_s = header_value(h, "shape").ok_or("the .npy header has no 'shape'")?;
+    let shape_s = header_value(h, "shape").ok_or(NpyError::MissingKey("shape"))?;
     let shape: Vec<usize> = shape_s
         .trim_matches(|c| c == '(' || c == ')')
         .split(',')
@@ -116,7 +109,7 @@ fn parse_npy(bytes: &[u8]) -> Result<(Descr, Vec<usize>, &[u8]), String> {
         .filter(|s| !s.is_empty())
         .map(|s| s.trim_end_matches('L').parse::<usize>())
         .collect::<Result<_, _>>()
-        .map_err(|_| format!("bad shape {shape_s} in the .npy header"))?;
+        .map_err(|_| NpyError::BadShape(shape_s.to_string()))?;
     Ok((descr, shape, &bytes[start + hlen..]))
 }
 
@@ -137,17 +130,24 @@ fn decode_string(descr: &Descr, data: &[u8]) -> Option<String> {
     }
 }
 
-pub fn read(file: &Path, bytes: &[u8]) -> Result<Contents, String> {
-    let f = file.display();
+/// Reads the tensors and metadata of the `.npz` archive `file`, whose content is `bytes`.
+///
+/// # Errors
+/// [`ImportErrorKind::Container`] for a broken zip, a bad `metadata` entry or a string array;
+/// [`ImportErrorKind::Npy`] for an entry that is not an array this harness reads.
+pub fn read(file: &Path, bytes: &[u8]) -> Result<Contents, ImportError> {
+    let container = |text: String| ImportError::container(file, text);
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| {
-        format!("{f}: truncated or not an .npz archive: cannot read it as a zip file ({e})")
+        container(format!(
+            "truncated or not an .npz archive: cannot read it as a zip file ({e})"
+        ))
     })?;
     let mut tensors = Vec::new();
     let mut metadata = BTreeMap::new();
     for i in 0..zip.len() {
         let mut entry = zip
             .by_index(i)
-            .map_err(|e| format!("{f}: entry {i} of the archive: {e}"))?;
+            .map_err(|e| container(format!("entry {i} of the archive: {e}")))?;
         let entry_name = entry.name().to_string();
         let name = entry_name
             .strip_suffix(".npy")
@@ -156,18 +156,27 @@ pub fn read(file: &Path, bytes: &[u8]) -> Result<Contents, String> {
         let mut buf = Vec::new();
         entry
             .read_to_end(&mut buf)
-            .map_err(|e| format!("{f}: entry `{entry_name}` is truncated or corrupt: {e}"))?;
-        let (descr, shape, data) =
-            parse_npy(&buf).map_err(|e| format!("{f}: tensor `{name}` ({entry_name}): {e}"))?;
+            .map_err(|e| container(format!("entry `{entry_name}` is truncated or corrupt: {e}")))?;
+        let (descr, shape, data) = parse_npy(&buf).map_err(|error| {
+            let (tensor, entry) = (name.clone(), entry_name.clone());
+            ImportError::new(
+                file,
+                ImportErrorKind::Npy {
+                    tensor,
+                    entry,
+                    error,
+                },
+            )
+        })?;
         if name == "metadata" {
             let text = decode_string(&descr, data).filter(|_| shape.is_empty()).ok_or_else(|| {
-                format!("{f}: `metadata` must be a 0-d string array holding a JSON object (np.array(json.dumps({{...}})))")
+                container("`metadata` must be a 0-d string array holding a JSON object (np.array(json.dumps({...})))".into())
             })?;
             let v: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| format!("{f}: `metadata` is not valid JSON: {e}"))?;
+                .map_err(|e| container(format!("`metadata` is not valid JSON: {e}")))?;
             let obj = v
                 .as_object()
-                .ok_or_else(|| format!("{f}: `metadata` must be a JSON object"))?;
+                .ok_or_else(|| container("`metadata` must be a JSON object".into()))?;
             for (k, v) in obj {
                 let s = match v {
                     serde_json::Value::String(s) => s.clone(),
@@ -180,8 +189,10 @@ pub fn read(file: &Path, bytes: &[u8]) -> Result<Contents, String> {
         let dtype = match descr {
             Descr::Tensor(d) => d,
             Descr::Unicode(_) | Descr::Bytes(_) => {
-                return Err(format!(
-                    "{f}: tensor `{name}` is a string array; only `metadata` may hold text"
+                return Err(ImportError::bad_tensor(
+                    file,
+                    &name,
+                    "is a string array; only `metadata` may hold text",
                 ))
             }
         };
@@ -236,35 +247,40 @@ fn npy_bytes(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
 }
 
 /// Writes an `.npz` (stored, like `np.savez`) with `metadata` as a JSON string entry.
+///
+/// # Errors
+/// [`WriteError::NoBf16`] for a bfloat16 tensor; [`WriteError::Zip`] if the archive cannot
+/// be written.
 pub fn to_bytes(
     tensors: &[(String, RawTensor)],
     metadata: &BTreeMap<String, String>,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, WriteError> {
+    let zip_err = |e: &dyn std::fmt::Display| WriteError::Zip(e.to_string());
     let mut zw = zip::ZipWriter::new(Cursor::new(Vec::new()));
     let opts =
         zip::write::FileOptions::default().compression_method(zip::CompressionMethod::Stored);
     for (name, t) in tensors {
         if t.dtype == DType::BF16 {
-            return Err(format!("tensor `{name}`: NumPy has no bfloat16"));
+            return Err(WriteError::NoBf16(name.clone()));
         }
         zw.start_file(format!("{name}.npy"), opts)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| zip_err(&e))?;
         zw.write_all(&npy_bytes(npy_descr(t.dtype), &t.shape, &t.data))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| zip_err(&e))?;
     }
     if !metadata.is_empty() {
-        let json = serde_json::to_string(metadata).map_err(|e| e.to_string())?;
+        let json = serde_json::to_string(metadata).map_err(|e| zip_err(&e))?;
         let n = json.chars().count();
         let data: Vec<u8> = json
             .chars()
             .flat_map(|c| (c as u32).to_le_bytes())
             .collect();
         zw.start_file("metadata.npy", opts)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| zip_err(&e))?;
         zw.write_all(&npy_bytes(&format!("<U{n}"), &[], &data))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| zip_err(&e))?;
     }
-    Ok(zw.finish().map_err(|e| e.to_string())?.into_inner())
+    Ok(zw.finish().map_err(|e| zip_err(&e))?.into_inner())
 }
 
 #[cfg(test)]
@@ -287,11 +303,18 @@ mod tests {
         assert!(matches!(parse_descr("<U10"), Ok(Descr::Unicode(10))));
         assert!(matches!(parse_descr("<f4"), Ok(Descr::Tensor(DType::F32))));
         assert_eq!(
-            parse_descr(">f4").err().unwrap(),
+            parse_descr(">f4").err().unwrap().to_string(),
             "dtype \">f4\" is big-endian; save little-endian arrays (`a.astype(a.dtype.newbyteorder('<'))`)"
         );
-        assert_eq!(parse_descr("<c8").err().unwrap(), "unknown dtype \"<c8\"");
-        assert!(parse_descr("|O").err().unwrap().contains("pickled"));
+        assert_eq!(
+            parse_descr("<c8").err().unwrap().to_string(),
+            "unknown dtype \"<c8\""
+        );
+        assert!(parse_descr("|O")
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("pickled"));
         assert_eq!(header_value("{'shape': (), }", "shape"), Some("()"));
         assert_eq!(header_value("{'shape': (5,), }", "shape"), Some("(5,)"));
     }
@@ -314,7 +337,9 @@ mod tests {
         assert_eq!(ts[0].0, "images");
         assert_eq!(ts[0].1.shape, vec![2, 2]);
         assert_eq!(ts[0].1.data.len(), 16);
-        let e = read(Path::new("a.npz"), &bytes[..bytes.len() / 2]).unwrap_err();
+        let e = read(Path::new("a.npz"), &bytes[..bytes.len() / 2])
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("a.npz: truncated or not an .npz archive: cannot read it as a zip file"),
             "{e}"

@@ -6,6 +6,7 @@
 //! truncated file, an element type this harness does not know, or inconsistent offsets are
 //! reported with the file, the tensor and the numbers instead of a bare parse error.
 
+use super::error::{ImportError, WriteError};
 use super::tensors::{self, DType, RawTensor};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -13,30 +14,36 @@ use std::path::Path;
 /// Tensors in file order of their offsets, and the metadata.
 pub type Contents = (Vec<(String, RawTensor)>, BTreeMap<String, String>);
 
-pub fn read(file: &Path, bytes: &[u8]) -> Result<Contents, String> {
-    let f = file.display();
+/// Reads the tensors and metadata of the safetensors file `file`, whose content is `bytes`.
+///
+/// # Errors
+/// [`ImportErrorKind::Container`](super::ImportErrorKind::Container) for a truncated file, a
+/// header that is not JSON, non-string metadata or inconsistent offsets;
+/// [`ImportErrorKind::Tensor`](super::ImportErrorKind::Tensor) for a tensor entry the header
+/// describes wrongly; [`ImportErrorKind::UnknownDType`](super::ImportErrorKind::UnknownDType).
+pub fn read(file: &Path, bytes: &[u8]) -> Result<Contents, ImportError> {
+    let container = |text: String| ImportError::container(file, text);
     if bytes.len() < 8 {
-        return Err(format!(
-            "{f}: truncated or not a safetensors file: {} bytes, shorter than the 8-byte header length",
+        return Err(container(format!(
+            "truncated or not a safetensors file: {} bytes, shorter than the 8-byte header length",
             bytes.len()
-        ));
+        )));
     }
     let n = u64::from_le_bytes(bytes[..8].try_into().unwrap());
     let rest = (bytes.len() - 8) as u64;
     if n > rest {
-        return Err(format!(
-            "{f}: truncated or not a safetensors file: the header length field says {n} bytes, but only {rest} follow it"
-        ));
+        return Err(container(format!(
+            "truncated or not a safetensors file: the header length field says {n} bytes, but only {rest} follow it"
+        )));
     }
     let n = n as usize;
+    let not_json = || container("not a safetensors file (its header is not a JSON object)".into());
     let header: serde_json::Value = std::str::from_utf8(&bytes[8..8 + n])
         .ok()
         .filter(|s| s.trim_start().starts_with('{'))
         .and_then(|s| serde_json::from_str(s).ok())
-        .ok_or_else(|| format!("{f}: not a safetensors file (its header is not a JSON object)"))?;
-    let obj = header
-        .as_object()
-        .ok_or_else(|| format!("{f}: not a safetensors file (its header is not a JSON object)"))?;
+        .ok_or_else(not_json)?;
+    let obj = header.as_object().ok_or_else(not_json)?;
     let data_len = bytes.len() - 8 - n;
     let mut metadata = BTreeMap::new();
     let mut order: Vec<(usize, String)> = Vec::new();
@@ -44,16 +51,16 @@ pub fn read(file: &Path, bytes: &[u8]) -> Result<Contents, String> {
         if name == "__metadata__" {
             let m = v
                 .as_object()
-                .ok_or_else(|| format!("{f}: `__metadata__` must be a map of strings"))?;
+                .ok_or_else(|| container("`__metadata__` must be a map of strings".into()))?;
             for (k, v) in m {
                 let s = v.as_str().ok_or_else(|| {
-                    format!("{f}: metadata key `{k}` must be a string (safetensors metadata holds strings only), found {v}")
+                    container(format!("metadata key `{k}` must be a string (safetensors metadata holds strings only), found {v}"))
                 })?;
                 metadata.insert(k.clone(), s.to_string());
             }
             continue;
         }
-        let bad = |why: &str| format!("{f}: tensor `{name}`: {why}");
+        let bad = |why: &str| ImportError::tensor(file, name, why);
         let dtype_s = v
             .get("dtype")
             .and_then(|d| d.as_str())
@@ -82,23 +89,23 @@ pub fn read(file: &Path, bytes: &[u8]) -> Result<Contents, String> {
             )));
         }
         if offs[1] > data_len {
-            return Err(format!(
-                "{f}: truncated: tensor `{name}` ends at byte {} of the data section, which has only {data_len} bytes ({} bytes missing)",
+            return Err(container(format!(
+                "truncated: tensor `{name}` ends at byte {} of the data section, which has only {data_len} bytes ({} bytes missing)",
                 offs[1],
                 offs[1] - data_len
-            ));
+            )));
         }
         order.push((offs[0], name.clone()));
     }
     // The crate's own validation (contiguous, non-overlapping offsets covering the data).
     let st = safetensors::SafeTensors::deserialize(bytes)
-        .map_err(|e| format!("{f}: not a valid safetensors file: {e:?}"))?;
+        .map_err(|e| container(format!("not a valid safetensors file: {e:?}")))?;
     order.sort();
     let mut out = Vec::with_capacity(order.len());
     for (_, name) in order {
         let view = st
             .tensor(&name)
-            .map_err(|e| format!("{f}: tensor `{name}`: {e:?}"))?;
+            .map_err(|e| ImportError::tensor(file, &name, format!("{e:?}")))?;
         let dtype = DType::from_safetensors(&format!("{:?}", view.dtype()))
             .ok_or_else(|| tensors::unknown_dtype(file, &name, &format!("{:?}", view.dtype())))?;
         out.push((
@@ -146,16 +153,19 @@ impl safetensors::View for View<'_> {
 }
 
 /// Serialises tensors and metadata to safetensors bytes.
+///
+/// # Errors
+/// [`WriteError::Safetensors`] when the crate refuses the tensors.
 pub fn to_bytes(
     tensors: &[(String, RawTensor)],
     metadata: &BTreeMap<String, String>,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, WriteError> {
     let meta: HashMap<String, String> = metadata.clone().into_iter().collect();
     safetensors::serialize(
         tensors.iter().map(|(n, t)| (n.as_str(), View(t))),
         &Some(meta),
     )
-    .map_err(|e| format!("safetensors: {e:?}"))
+    .map_err(|e| WriteError::Safetensors(format!("{e:?}")))
 }
 
 #[cfg(test)]
@@ -197,15 +207,18 @@ mod tests {
         assert_eq!(img.data, (0..8).collect::<Vec<u8>>());
         assert_eq!(img.shape, vec![2, 1, 2, 2]);
         // The last tensor in the data section loses 5 bytes.
-        let e = read(f, &bytes[..bytes.len() - 5]).unwrap_err();
+        let e = read(f, &bytes[..bytes.len() - 5]).unwrap_err().to_string();
         assert!(e.starts_with("s.safetensors: truncated: tensor `"), "{e}");
         assert!(e.ends_with("(5 bytes missing)"), "{e}");
         assert!(read(f, &bytes[..4])
             .unwrap_err()
+            .to_string()
             .contains("shorter than the 8-byte header length"));
-        let e = read(f, &bytes[..20]).unwrap_err();
+        let e = read(f, &bytes[..20]).unwrap_err().to_string();
         assert!(e.contains("the header length field says"), "{e}");
-        let e = read(f, b"PK\x03\x04not really anything at all").unwrap_err();
+        let e = read(f, b"PK\x03\x04not really anything at all")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("truncated or not a safetensors file"), "{e}");
     }
 
@@ -215,7 +228,9 @@ mod tests {
         let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
         bytes.extend_from_slice(header.as_bytes());
         bytes.push(0);
-        let e = read(Path::new("q.safetensors"), &bytes).unwrap_err();
+        let e = read(Path::new("q.safetensors"), &bytes)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("q.safetensors: tensor `images` has unknown dtype \"F8_E4M3\": `images` must be uint8"),
             "{e}"

@@ -3,6 +3,7 @@
 //! ImageFolder). Every check that depends only on the element type happens here, with the
 //! file and the tensor named.
 
+use super::error::{ImportError, ImportErrorKind, WriteError};
 use std::path::Path;
 use tch::{Kind, Tensor};
 
@@ -178,36 +179,35 @@ pub fn role_names() -> String {
         .join(", ")
 }
 
+/// How the accepted element types of tensor `name` read in a message, if it has a role.
+pub fn role_rule(name: &str) -> Option<&'static str> {
+    role(name).map(|(_, _, rule)| *rule)
+}
+
 /// The error for a tensor whose element type the reader does not know at all.
-pub fn unknown_dtype(file: &Path, name: &str, found: &str) -> String {
-    match role(name) {
-        Some((_, _, rule)) => format!(
-            "{}: tensor `{name}` has unknown dtype {found:?}: `{name}` must be {rule}",
-            file.display()
-        ),
-        None => format!(
-            "{}: tensor `{name}` has unknown dtype {found:?} (and `{name}` is not a tensor of the layout: {})",
-            file.display(),
-            role_names()
-        ),
-    }
+pub fn unknown_dtype(file: &Path, name: &str, found: &str) -> ImportError {
+    let (tensor, found) = (name.to_string(), found.to_string());
+    ImportError::new(file, ImportErrorKind::UnknownDType { tensor, found })
 }
 
 /// Checks the tensor's name and element type against its role.
-pub fn check_role(file: &Path, name: &str, t: &RawTensor) -> Result<(), String> {
-    let Some((_, allowed, rule)) = role(name) else {
-        return Err(format!(
-            "{}: unknown tensor `{name}`: a compressed set holds {} (see CONTRIBUTING.md, \"Evaluating a set made elsewhere\")",
-            file.display(),
-            role_names()
+///
+/// # Errors
+/// [`ImportErrorKind::UnknownTensor`] for a name outside [`ROLES`],
+/// [`ImportErrorKind::WrongDType`] for a type its role does not accept.
+pub fn check_role(file: &Path, name: &str, t: &RawTensor) -> Result<(), ImportError> {
+    let Some((_, allowed, _)) = role(name) else {
+        let name = name.to_string();
+        return Err(ImportError::new(
+            file,
+            ImportErrorKind::UnknownTensor { name },
         ));
     };
     if !allowed.contains(&t.dtype) {
-        return Err(format!(
-            "{}: tensor `{name}` has dtype {} ({}): `{name}` must be {rule}",
-            file.display(),
-            t.dtype.safetensors_name(),
-            t.dtype.torch_name()
+        let (tensor, dtype) = (name.to_string(), t.dtype);
+        return Err(ImportError::new(
+            file,
+            ImportErrorKind::WrongDType { tensor, dtype },
         ));
     }
     Ok(())
@@ -231,59 +231,78 @@ impl RawTensor {
     }
 
     /// Checks that the byte count matches shape and type (a short buffer is a truncated file).
-    pub fn check_len(&self, file: &Path, name: &str) -> Result<(), String> {
+    ///
+    /// # Errors
+    /// [`ImportErrorKind::BadTensor`]: truncated, too long, or a shape whose size overflows.
+    pub fn check_len(&self, file: &Path, name: &str) -> Result<(), ImportError> {
         let want = self
             .shape
             .iter()
             .try_fold(self.dtype.size(), |a, &d| a.checked_mul(d));
         match want {
             Some(w) if w == self.data.len() => Ok(()),
-            Some(w) if self.data.len() < w => Err(format!(
-                "{}: tensor `{name}` is truncated: shape {:?} of {} needs {w} bytes, the file holds {}",
-                file.display(),
-                self.shape,
-                self.dtype.safetensors_name(),
-                self.data.len()
+            Some(w) if self.data.len() < w => Err(ImportError::bad_tensor(
+                file,
+                name,
+                format!(
+                    "is truncated: shape {:?} of {} needs {w} bytes, the file holds {}",
+                    self.shape,
+                    self.dtype.safetensors_name(),
+                    self.data.len()
+                ),
             )),
-            Some(w) => Err(format!(
-                "{}: tensor `{name}` holds {} bytes, but shape {:?} of {} needs {w}",
-                file.display(),
-                self.data.len(),
-                self.shape,
-                self.dtype.safetensors_name()
+            Some(w) => Err(ImportError::bad_tensor(
+                file,
+                name,
+                format!(
+                    "holds {} bytes, but shape {:?} of {} needs {w}",
+                    self.data.len(),
+                    self.shape,
+                    self.dtype.safetensors_name()
+                ),
             )),
-            None => Err(format!(
-                "{}: tensor `{name}` has an impossible shape {:?}",
-                file.display(),
-                self.shape
+            None => Err(ImportError::bad_tensor(
+                file,
+                name,
+                format!("has an impossible shape {:?}", self.shape),
             )),
         }
     }
 
     /// The libtorch tensor (CPU). The role check must have passed.
-    pub fn to_tensor(&self, file: &Path, name: &str) -> Result<Tensor, String> {
+    ///
+    /// # Errors
+    /// Those of [`RawTensor::check_len`]; [`ImportErrorKind::BadTensor`] for an unsigned
+    /// type wider than a byte (libtorch has none); [`ImportErrorKind::Tensor`] if libtorch
+    /// refuses the data.
+    pub fn to_tensor(&self, file: &Path, name: &str) -> Result<Tensor, ImportError> {
         self.check_len(file, name)?;
         let kind = self.dtype.kind().ok_or_else(|| {
-            format!(
-                "{}: tensor `{name}` has dtype {}, which libtorch cannot hold",
-                file.display(),
-                self.dtype.safetensors_name()
+            ImportError::bad_tensor(
+                file,
+                name,
+                format!(
+                    "has dtype {}, which libtorch cannot hold",
+                    self.dtype.safetensors_name()
+                ),
             )
         })?;
         let shape: Vec<i64> = self.shape.iter().map(|&d| d as i64).collect();
         Tensor::f_from_data_size(&self.data, &shape, kind)
-            .map_err(|e| format!("{}: tensor `{name}`: {e}", file.display()))
+            .map_err(|e| ImportError::tensor(file, name, e.to_string()))
     }
 
     /// The bytes of a libtorch tensor (any device, any layout), for writing.
-    pub fn from_tensor(t: &Tensor) -> Result<RawTensor, String> {
-        let dtype = DType::of_kind(t.kind())
-            .ok_or_else(|| format!("cannot store a tensor of kind {:?}", t.kind()))?;
+    ///
+    /// # Errors
+    /// [`WriteError::Kind`] for an element type the layout cannot store (complex, …).
+    pub fn from_tensor(t: &Tensor) -> Result<RawTensor, WriteError> {
+        let dtype = DType::of_kind(t.kind()).ok_or_else(|| WriteError::Kind(t.kind()))?;
         let t = t.to_device(tch::Device::Cpu).contiguous();
         let numel = t.numel();
         let mut data = vec![0u8; numel * dtype.size()];
         t.f_copy_data_u8(&mut data, numel)
-            .map_err(|e| e.to_string())?;
+            .map_err(WriteError::Tch)?;
         Ok(RawTensor {
             dtype,
             shape: t.size().iter().map(|&d| d as usize).collect(),
@@ -328,7 +347,7 @@ mod tests {
             data: vec![0; 4],
         };
         assert_eq!(
-            check_role(f, "images", &t).unwrap_err(),
+            check_role(f, "images", &t).unwrap_err().to_string(),
             "/d/set.safetensors: tensor `images` has dtype I32 (int32): `images` must be uint8 (U8, pixels 0-255) or floating point (F32, F16, BF16, F64; pixels in [0, 1])"
         );
         assert!(check_role(f, "labels", &RawTensor { dtype: I64, ..t }).is_ok());
@@ -341,13 +360,14 @@ mod tests {
                 data: vec![0; 8],
             },
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             e.contains("unknown tensor `label`") && e.contains("`labels`"),
             "{e}"
         );
         assert_eq!(
-            unknown_dtype(f, "soft_labels", "C64"),
+            unknown_dtype(f, "soft_labels", "C64").to_string(),
             "/d/set.safetensors: tensor `soft_labels` has unknown dtype \"C64\": `soft_labels` must be floating point (F32, F16, BF16, F64): one probability row per image"
         );
         let short = RawTensor {
@@ -356,7 +376,7 @@ mod tests {
             data: vec![0; 12],
         };
         assert_eq!(
-            short.check_len(f, "images").unwrap_err(),
+            short.check_len(f, "images").unwrap_err().to_string(),
             "/d/set.safetensors: tensor `images` is truncated: shape [2, 2] of F32 needs 16 bytes, the file holds 12"
         );
     }

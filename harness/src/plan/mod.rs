@@ -1,4 +1,10 @@
 //! The plan: a deterministic list of cells with stable ids, and the seeds each one derives.
+//!
+//! Layering: this module holds the cell types and depends only on `protocol`, `dataset` and
+//! `method_config` (and its leaf [`imported`], the record of a file a cell imports).
+//! `crate::import` depends on it (it lays out the cells of imported files), never the reverse.
+
+pub mod imported;
 
 use crate::protocol::Loaded;
 use distillery_api::rng::derive_seed;
@@ -17,7 +23,7 @@ pub struct CellSpec {
     /// For a compressed set imported from a file (`--methods file:PATH`, `--from PATH`): the
     /// planned file; `method` is then its row (`file:<name>`). See `crate::import`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub import: Option<crate::import::Source>,
+    pub import: Option<imported::Source>,
 }
 
 /// Everything a cell's child process needs, written to `<out>/plan.json`.
