@@ -1,6 +1,10 @@
 //! Tests of the data module. Every reader runs on small files generated in a tempdir; the
 //! embedded `mnist-5k` is checked against values computed independently (Python) when it was
 //! made.
+//!
+//! Over ~500 lines on purpose: one test file for the whole data module keeps each reader's
+//! fixture writers (idx, CIFAR binary, ImageFolder, CSV) next to the tests that share them;
+//! split it per reader when a reader's tests grow on their own.
 
 use std::path::Path;
 

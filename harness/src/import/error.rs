@@ -6,7 +6,7 @@
 //! dataset reader's error) are kept as values but not returned again by `source()`, so that
 //! printing the error with its chain (`{:#}`) does not repeat them.
 
-use super::tensors::{self, DType};
+use super::layout::{self as tensors, DType};
 use crate::data::DataError;
 use distillery_api::Budget;
 use std::fmt;
@@ -78,7 +78,7 @@ pub enum ImportErrorKind {
         /// Its element type and shape, in words.
         expected: &'static str,
     },
-    /// A tensor whose name is not one of the layout ([`tensors::ROLES`]).
+    /// A tensor whose name is not one of the layout ([`ROLES`](super::tensors::ROLES)).
     #[error("unknown tensor `{name}`: a compressed set holds {} (see CONTRIBUTING.md, \"Evaluating a set made elsewhere\")", tensors::role_names())]
     UnknownTensor {
         /// The name found in the file.
@@ -95,7 +95,7 @@ pub enum ImportErrorKind {
     /// A known element type that the tensor's role does not accept.
     #[error("tensor `{tensor}` has dtype {} ({}): `{tensor}` must be {}", .dtype.safetensors_name(), .dtype.torch_name(), tensors::role_rule(.tensor).unwrap_or("?"))]
     WrongDType {
-        /// The tensor's name (one of [`tensors::ROLES`]).
+        /// The tensor's name (one of [`ROLES`](super::tensors::ROLES)).
         tensor: String,
         /// Its element type.
         dtype: DType,

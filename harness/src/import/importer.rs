@@ -10,15 +10,17 @@ use super::view::DatasetView;
 use crate::plan::imported::Source;
 use crate::plan::CellSpec;
 use crate::plugin::Plugin;
+use distillery_api::abi::PluginHeader;
 use distillery_api::method::RequestMeta;
 use distillery_api::{Compressed, Context, Family, Input, Method, MethodError, Output};
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use tch::Kind;
 
 /// The built-in importer as a [`Method`]: its config is the planned [`Source`].
 #[derive(Default)]
-pub(crate) struct Importer;
+struct Importer;
 
 impl Method for Importer {
     const NAME: &'static str = "file";
@@ -100,8 +102,10 @@ impl Method for Importer {
 /// The built-in importer as a plugin for `src`: its name is the row, its family and paper
 /// those declared, its version [`Source::version_tag`], its path the file.
 pub fn importer_plugin(src: &Source) -> Plugin {
+    static HEADER: OnceLock<PluginHeader> = OnceLock::new();
+    let header = HEADER.get_or_init(shims::header::<Importer>);
     // SAFETY: the header is built by distillery_api::export::header in this process.
-    let (header, mut info) = unsafe { distillery_api::host::read_header(shims::header()) }
+    let (header, mut info) = unsafe { distillery_api::host::read_header(header) }
         .expect("the built-in importer's header is valid");
     info.name = src.row.clone();
     info.family = src.family;

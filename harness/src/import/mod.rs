@@ -32,7 +32,7 @@
 //!   bit on CPU. A file without a `seed` is one fixed set: across seeds only the student's
 //!   training varies, not the set (the spread of its row understates the method's own).
 //! * **Execution.** An imported cell runs like any other: `crate::cell::run` calls the built-in
-//!   importer ([`importer`], C entry points in `shims`) through the same plugin boundary, with the train and validation splits only
+//!   importer ([`importer`]; its C entry points in `shims`) through the same plugin boundary, with the train and validation splits only
 //!   (the test-image check above runs once, when the run is planned, in the harness). The
 //!   record's `plugin_version` is the declared version plus the file's SHA-256, so a re-run
 //!   reuses a finished cell only when the file is byte-identical; a changed file is evaluated
@@ -43,7 +43,8 @@
 //! **Layering.** `import` depends on `crate::plan` (cell types, ids, seeds; the record of an
 //! imported file, [`Source`], lives in the leaf `crate::plan::imported`), `crate::dataset`,
 //! `crate::validate` (probability rows) and `crate::plugin`; none of them depends on `import`.
-//! Inside: `error`, `tensors`, `view` are leaves; the readers (`safetensors`, `npz`, `folder`)
+//! Inside: `layout` (element types, tensor roles) and `view` are leaves, `error` uses
+//! `layout`, `tensors` uses both; the readers (`safetensors`, `npz`, `folder`)
 //! feed `format`; `open` runs the checks (`metadata`, `test_overlap`); `cells` and `importer`
 //! use `open`. Children use each other, never this file.
 
@@ -52,6 +53,7 @@ pub mod error;
 pub mod folder;
 pub mod format;
 pub mod importer;
+pub mod layout;
 pub mod metadata;
 pub mod npz;
 pub mod open;

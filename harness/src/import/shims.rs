@@ -1,27 +1,36 @@
-//! The C entry points of the built-in importer, so that it runs behind the same plugin
-//! boundary (`distillery_api::host::call_compress`) as every method.
+//! The C entry points through which the harness runs a [`Method`] of its own (the built-in
+//! importer) behind the same plugin boundary (`distillery_api::host::call_compress`) as
+//! every plugin. Generic over the method, so this module depends on nothing in the harness.
 //!
-//! Why hand-written here rather than `distillery_api::export_plugin!`: that macro also defines
-//! the `#[no_mangle]` symbol `distillery_plugin_entry`, which a host must not export (it would
-//! make the `bench` binary and every test binary linking the harness look like a plugin, and a
-//! second use would clash at link time). The two `extern "C"` functions below are the rest of
-//! the macro's expansion, calling the same `distillery_api::export` functions. If the API crate
-//! ever offers the header without the symbol (e.g. generic `extern "C"` entry points, so that
-//! `export::header::<M>()` needs no arguments), this module can go.
+//! Why not `distillery_api::export_plugin!`: that macro also defines the `#[no_mangle]` symbol
+//! `distillery_plugin_entry`, which a host must not export (the `bench` binary and every test
+//! binary linking the harness would look like a plugin, and a second use would clash at link
+//! time). The two `extern "C"` functions below are the rest of the macro's expansion and call
+//! the same `distillery_api::export` functions, so nothing of the ABI is copied here. If the
+//! API crate offers this (generic `extern "C"` entry points beside `export::header`), this
+//! module can go.
 
-use super::importer::Importer;
 use distillery_api::abi::{CompressRequest, CompressResponse, PluginHeader};
+use distillery_api::Method;
 
-unsafe extern "C" fn compress(req: *const CompressRequest, resp: *mut CompressResponse) {
-    unsafe { distillery_api::export::compress::<Importer>(req, resp) }
+/// `compress` of `M`, as `export_plugin!` exports it.
+///
+/// # Safety
+/// `req` and `resp` must be valid pointers supplied by the host (`call_compress`).
+unsafe extern "C" fn compress<M: Method>(req: *const CompressRequest, resp: *mut CompressResponse) {
+    unsafe { distillery_api::export::compress::<M>(req, resp) }
 }
 
+/// `free_response`, as `export_plugin!` exports it.
+///
+/// # Safety
+/// `resp` must come from [`compress`].
 unsafe extern "C" fn free(resp: *mut CompressResponse) {
     unsafe { distillery_api::export::free_response(resp) }
 }
 
-/// The importer's plugin header, built once, as `export_plugin!`'s entry point would.
-pub(crate) fn header() -> &'static PluginHeader {
-    static HEADER: std::sync::OnceLock<PluginHeader> = std::sync::OnceLock::new();
-    HEADER.get_or_init(|| distillery_api::export::header::<Importer>(compress, free))
+/// The plugin header of `M`. Its strings are leaked: build it once and keep it (a
+/// `OnceLock` in the caller), as the exported entry point does.
+pub(crate) fn header<M: Method>() -> PluginHeader {
+    distillery_api::export::header::<M>(compress::<M>, free)
 }
