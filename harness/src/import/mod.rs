@@ -16,8 +16,9 @@
 //!   [0, 1] pixel scale of float images, class count and names, the source dataset's checksum
 //!   (an error when it differs, a warning when absent), a declared budget or seed against the
 //!   run, and that no image is a verbatim copy of a test image that is not also in the train
-//!   split ([`test_overlap`]). Every failure is an [`ImportError`] (path and kind). The budget and everything else a plugin's output must satisfy is then checked by
-//!   the same [`crate::validate::check`] as for a plugin, in the cell.
+//!   split ([`test_overlap`]). Every failure is an [`ImportError`] (path and kind). The
+//!   budget and everything else a plugin's output must satisfy is then checked by the same
+//!   [`crate::validate::check_output`] as for a plugin, in the cell.
 //! * **How a file becomes cells.** Each file becomes a *row* `file:<name>`, `<name>` being the
 //!   metadata's `method` (else the file stem), lowercased and reduced to `[a-z0-9._-]`; its
 //!   cells are `file.<name>__<budget>__s<seed>` (filesystem-safe; plugin names cannot contain
@@ -32,21 +33,21 @@
 //!   bit on CPU. A file without a `seed` is one fixed set: across seeds only the student's
 //!   training varies, not the set (the spread of its row understates the method's own).
 //! * **Execution.** An imported cell runs like any other: `crate::cell::run` calls the built-in
-//!   importer ([`importer`]; its C entry points in `shims`) through the same plugin boundary, with the train and validation splits only
-//!   (the test-image check above runs once, when the run is planned, in the harness). The
+//!   importer ([`importer`]; its C entry points in `shims`) through the same plugin
+//!   boundary, with the train and validation splits only (the test-image check above runs
+//!   once, when the run is planned, in the harness). The
 //!   record's `plugin_version` is the declared version plus the file's SHA-256, so a re-run
 //!   reuses a finished cell only when the file is byte-identical; a changed file is evaluated
 //!   again and its old record is moved aside. The cell refuses a file that changed after the
 //!   plan was made.
-
 //!
 //! **Layering.** `import` depends on `crate::plan` (cell types, ids, seeds; the record of an
 //! imported file, [`Source`], lives in the leaf `crate::plan::imported`), `crate::dataset`,
 //! `crate::validate` (probability rows) and `crate::plugin`; none of them depends on `import`.
-//! Inside: `layout` (element types, tensor roles) and `view` are leaves, `error` uses
-//! `layout`, `tensors` uses both; the readers (`safetensors`, `npz`, `folder`)
-//! feed `format`; `open` runs the checks (`metadata`, `test_overlap`); `cells` and `importer`
-//! use `open`. Children use each other, never this file.
+//! Inside: `layout` (element types, tensor roles), `view` and `shims` are leaves, `error`
+//! uses `layout`, `tensors` uses both; the readers (`safetensors`, `npz`, `folder`) feed
+//! `format`; `open` runs the checks (`metadata`, `test_overlap`); `cells` and `importer` use
+//! `open`. Children use each other, never this file.
 
 pub mod cells;
 pub mod error;
