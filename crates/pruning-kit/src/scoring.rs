@@ -41,7 +41,7 @@ pub struct ScoringDefaults {
 impl ScoringDefaults {
     /// ConvNet-3 of the given width, SGD at the protocol's momentum / weight decay, lr 0.01,
     /// batch 64, constant lr, no augmentation, `epochs` epochs.
-    pub fn convnet(width: i64, epochs: usize) -> Self {
+    pub const fn convnet(width: i64, epochs: usize) -> Self {
         Self {
             model: ModelSpec {
                 arch: Arch::Convnet,

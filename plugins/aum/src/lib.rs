@@ -6,103 +6,67 @@
 //! keeps the highest. See README.md for defaults and choices.
 
 use distillery_api::prelude::*;
-use distillery_api::rng::derive_seed;
-use distillery_pruning_kit::scoring::{self, ScoringDefaults, ScoringOverrides};
-use distillery_pruning_kit::{select, Order, Plan, TieBreak};
-use serde::Deserialize;
+use distillery_pruning_kit::scoring::{ScoringDefaults, ScoringOverrides};
+use distillery_pruning_kit::{Job, Order, Pruning, PruningMethod, Selection, TieBreak};
+use serde::{Deserialize, Serialize};
 
-#[derive(Default)]
+/// The method (exported as `Pruning<Aum>`).
 pub struct Aum;
 
-#[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 enum Keep {
     /// Lowest AUM first (hardest / most ambiguous).
+    #[default]
     Hard,
     /// Highest AUM first (easiest / most prototypical).
     Easy,
 }
 
-#[derive(Deserialize)]
+/// `[methods.aum]`.
+#[derive(Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, default)]
-struct Config {
+pub struct Config {
     keep: Keep,
     scoring: ScoringOverrides,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            keep: Keep::Hard,
-            scoring: ScoringOverrides::default(),
-        }
-    }
-}
-
-/// ConvNet-3 width 32, 6 epochs, batch 64, lr 0.01 constant, no augmentation.
-fn defaults() -> ScoringDefaults {
-    ScoringDefaults::convnet(32, 6)
-}
-
-impl Method for Aum {
+impl PruningMethod for Aum {
     const NAME: &'static str = "aum";
-    const FAMILY: Family = Family::Pruning;
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const PAPER: &'static str = "Pleiss et al., Identifying Mislabeled Data using the Area Under the Margin Ranking, NeurIPS 2020";
     const DESCRIPTION: &'static str =
         "keeps the lowest area-under-the-margin examples of a scoring ConvNet's training run (keep = \"easy\" for the highest)";
+    const ALLOW_ZERO_EPOCHS: bool = false;
+    type Config = Config;
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
-        let cfg: Config = ctx.config()?;
-        let ctx: &Context = ctx;
-        let plan = Plan::from_budget(&input.budget, input.train.len(), Self::NAME)?;
-        let sc = cfg
-            .scoring
-            .resolve(&defaults(), &ctx.protocol().train, false)?;
-        let seed = derive_seed(ctx.seeds().selection, "aum/scoring");
-        let dyn_ = scoring::train_with_dynamics(
-            ctx,
-            input.train,
-            input.val,
-            &sc,
-            seed,
-            (0.0, 0.98),
-            "scoring net",
-        )?;
-        let scores = dyn_.aum.scores();
+    /// ConvNet-3 width 32, 6 epochs, batch 64, lr 0.01 constant, no augmentation.
+    const SCORING: ScoringDefaults = ScoringDefaults::convnet(32, 6);
+
+    fn scoring(cfg: &Config) -> &ScoringOverrides {
+        &cfg.scoring
+    }
+
+    fn select(cfg: &Config, job: &Job) -> Result<Selection, MethodError> {
+        let scores = job.dynamics()?.aum.scores();
         let order = match cfg.keep {
             Keep::Hard => Order::LowestFirst,
             Keep::Easy => Order::HighestFirst,
         };
-        let labels = input.train.labels_vec();
-        let chosen = select::select_top(
-            &scores,
-            &labels,
-            input.num_classes(),
-            plan,
-            order,
-            &TieBreak::Index,
-        );
+        let chosen = job.top(&scores, order, &TieBreak::Index);
         let negative = scores.iter().filter(|&&s| s < 0.0).count();
-        Ok(
-            Compressed::indices(select::to_i64(&chosen)).with_metadata(serde_json::json!({
-                "plan": plan.describe(),
-                "keep": cfg.keep,
-                "scoring": sc,
-                "scoring_seed": seed,
-                "scoring_val_accuracy": dyn_.val_accuracy,
-                "negative_aum": negative,
-                "selected_scores": chosen.iter().map(|&i| scores[i]).collect::<Vec<_>>(),
-            })),
-        )
+        Ok(Selection::new(chosen)
+            .with("negative_aum", negative)
+            .with_selected_scores(&scores))
     }
 }
 
-export_plugin!(Aum);
+export_plugin!(Pruning<Aum>);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use distillery_pruning_kit::scoring;
 
     #[test]
     fn config_defaults_and_unknown_keys() {
@@ -110,7 +74,7 @@ mod tests {
         assert_eq!(c.keep, Keep::Hard);
         let s = c
             .scoring
-            .resolve(&defaults(), &scoring::hard_label_recipe(), false)
+            .resolve(&Aum::SCORING, &scoring::hard_label_recipe(), false)
             .unwrap();
         assert_eq!((s.model.width, s.recipe.epochs), (32, 6));
         assert!(serde_json::from_value::<Config>(serde_json::json!({"keep": "low"})).is_err());

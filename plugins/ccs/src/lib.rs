@@ -6,15 +6,14 @@
 //! for fraction budgets. See README.md for defaults and choices.
 
 use distillery_api::prelude::*;
-use distillery_api::rng::derive_seed;
-use distillery_pruning_kit::scoring::{self, ScoringDefaults, ScoringOverrides};
-use distillery_pruning_kit::{ccs, select, Plan};
-use serde::Deserialize;
+use distillery_pruning_kit::scoring::{ScoringDefaults, ScoringOverrides};
+use distillery_pruning_kit::{ccs, Job, Pruning, PruningMethod, Selection};
+use serde::{Deserialize, Serialize};
 
-#[derive(Default)]
+/// The method (exported as `Pruning<Ccs>`).
 pub struct Ccs;
 
-#[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 enum Score {
     /// Area under the margin; difficulty = -AUM.
@@ -23,9 +22,10 @@ enum Score {
     Forgetting,
 }
 
-#[derive(Deserialize)]
+/// `[methods.ccs]`.
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
-struct Config {
+pub struct Config {
     score: Score,
     /// Fraction of each group pruned as too hard before stratified sampling.
     beta: f64,
@@ -45,22 +45,24 @@ impl Default for Config {
     }
 }
 
-/// Same scoring run as `aum` / `forgetting`: ConvNet-3 width 32, 6 epochs, batch 64, lr 0.01.
-fn defaults() -> ScoringDefaults {
-    ScoringDefaults::convnet(32, 6)
-}
-
-impl Method for Ccs {
+impl PruningMethod for Ccs {
     const NAME: &'static str = "ccs";
-    const FAMILY: Family = Family::Pruning;
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const PAPER: &'static str =
         "Zheng et al., Coverage-centric Coreset Selection for High Pruning Rates, ICLR 2023";
     const DESCRIPTION: &'static str =
         "prunes the hardest beta, then samples evenly over equal-width difficulty strata (AUM by default)";
+    const ALLOW_ZERO_EPOCHS: bool = false;
+    type Config = Config;
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
-        let cfg: Config = ctx.config()?;
+    /// Same scoring run as `aum` / `forgetting`: ConvNet-3 width 32, 6 epochs, batch 64, lr 0.01.
+    const SCORING: ScoringDefaults = ScoringDefaults::convnet(32, 6);
+
+    fn scoring(cfg: &Config) -> &ScoringOverrides {
+        &cfg.scoring
+    }
+
+    fn check(cfg: &Config) -> Result<(), MethodError> {
         if !(0.0..1.0).contains(&cfg.beta) {
             return Err(MethodError::Config(format!(
                 "beta must be in [0, 1), got {}",
@@ -70,64 +72,39 @@ impl Method for Ccs {
         if cfg.strata == 0 {
             return Err(MethodError::Config("strata must be at least 1".into()));
         }
-        let ctx: &Context = ctx;
-        let plan = Plan::from_budget(&input.budget, input.train.len(), Self::NAME)?;
-        let sc = cfg
-            .scoring
-            .resolve(&defaults(), &ctx.protocol().train, false)?;
-        let sel = ctx.seeds().selection;
-        let seed = derive_seed(sel, "ccs/scoring");
-        let dyn_ = scoring::train_with_dynamics(
-            ctx,
-            input.train,
-            input.val,
-            &sc,
-            seed,
-            (0.0, 0.98),
-            "scoring net",
-        )?;
+        Ok(())
+    }
+
+    fn select(cfg: &Config, job: &Job) -> Result<Selection, MethodError> {
+        let dyn_ = job.dynamics()?;
         let difficulty: Vec<f64> = match cfg.score {
             Score::Aum => dyn_.aum.scores().into_iter().map(|a| -a).collect(),
             Score::Forgetting => dyn_.forgetting.scores(),
         };
-        let labels = input.train.labels_vec();
         let mut chosen = Vec::new();
         let mut reports = Vec::new();
-        for (g, (members, take)) in select::groups(plan, &labels, input.num_classes())
-            .into_iter()
-            .enumerate()
-        {
+        for (g, (members, take)) in job.groups().into_iter().enumerate() {
             let (s, rep) = ccs::select(
                 &difficulty,
                 &members,
                 take,
                 cfg.beta,
                 cfg.strata,
-                derive_seed(sel, &format!("ccs/sample/{g}")),
+                job.seed(&format!("sample/{g}")),
             );
             chosen.extend(s);
             reports.push(rep);
         }
-        Ok(
-            Compressed::indices(select::to_i64(&chosen)).with_metadata(serde_json::json!({
-                "plan": plan.describe(),
-                "score": cfg.score,
-                "beta": cfg.beta,
-                "strata": cfg.strata,
-                "scoring": sc,
-                "scoring_seed": seed,
-                "scoring_val_accuracy": dyn_.val_accuracy,
-                "groups": reports,
-            })),
-        )
+        Ok(Selection::new(chosen).with("groups", reports))
     }
 }
 
-export_plugin!(Ccs);
+export_plugin!(Pruning<Ccs>);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use distillery_pruning_kit::scoring;
 
     #[test]
     fn config_defaults_and_unknown_keys() {
@@ -135,7 +112,7 @@ mod tests {
         assert_eq!((c.score, c.beta, c.strata), (Score::Aum, 0.3, 50));
         let s = c
             .scoring
-            .resolve(&defaults(), &scoring::hard_label_recipe(), false)
+            .resolve(&Ccs::SCORING, &scoring::hard_label_recipe(), false)
             .unwrap();
         assert_eq!((s.model.width, s.recipe.epochs), (32, 6));
         assert!(serde_json::from_value::<Config>(serde_json::json!({"mis_ratio": 0.3})).is_err());

@@ -10,16 +10,17 @@
 
 use distillery_api::prelude::*;
 use distillery_api::spec::LabelSpec;
-use serde::Deserialize;
+use distillery_label_kit::{Job, LabelMethod, Labelled, Labels};
+use serde::{Deserialize, Serialize};
 
-#[derive(Default)]
+/// The method (exported as `Labelled<Dkd>`).
 pub struct Dkd;
 
 /// `[methods.dkd]`. Defaults: the paper's CIFAR-100 setting (alpha 1, beta 8, T 4, 20 warm-up
 /// epochs of the 240).
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
-struct Config {
+pub struct Config {
     alpha: f64,
     beta: f64,
     temperature: f64,
@@ -37,36 +38,23 @@ impl Default for Config {
     }
 }
 
-impl Method for Dkd {
+impl LabelMethod for Dkd {
     const NAME: &'static str = "dkd";
-    const FAMILY: Family = Family::Kd;
-    const VERSION: &'static str = "1.0.0";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const PAPER: &'static str =
         "Zhao, Cui, Song, Qiu & Liang, Decoupled Knowledge Distillation, CVPR 2022";
     const DESCRIPTION: &'static str =
         "random subset labelled by the protocol's teacher: CE + alpha*TCKD + beta*NCKD";
+    type Config = Config;
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
-        let c: Config = ctx.config()?;
-        let spec = LabelSpec::Dkd {
+    fn labels(c: &Config, job: &Job) -> Result<Labels, MethodError> {
+        job.label_function(LabelSpec::Dkd {
             alpha: c.alpha,
             beta: c.beta,
             temperature: c.temperature,
             warmup_epochs: c.warmup_epochs,
-        };
-        spec.validate()
-            .map_err(|e| MethodError::Config(format!("[methods.dkd]: {e}")))?;
-        let indices = distillery_api::select::random_subset(input, ctx.seeds().selection);
-        Ok(Compressed::indices(indices)
-            .with_metadata(serde_json::json!({
-                "selection": "random subset of the budget (as the random baseline)",
-                "alpha": c.alpha,
-                "beta": c.beta,
-                "temperature": c.temperature,
-                "warmup_epochs": c.warmup_epochs,
-            }))
-            .with_label_spec(spec))
+        })
     }
 }
 
-export_plugin!(Dkd);
+export_plugin!(Labelled<Dkd>);

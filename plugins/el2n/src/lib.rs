@@ -6,15 +6,16 @@
 use distillery_api::prelude::*;
 use distillery_pruning_kit::scores as sc_;
 use distillery_pruning_kit::scoring::{self, ScoringDefaults, ScoringOverrides};
-use distillery_pruning_kit::{select, Order, Plan, TieBreak};
-use serde::Deserialize;
+use distillery_pruning_kit::{Job, Order, Pruning, PruningMethod, Selection, TieBreak};
+use serde::{Deserialize, Serialize};
 
-#[derive(Default)]
+/// The method (exported as `Pruning<El2n>`).
 pub struct El2n;
 
-#[derive(Deserialize)]
+/// `[methods.el2n]`.
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
-struct Config {
+pub struct Config {
     /// Independently initialised scoring models the score is averaged over (paper: 10).
     models: usize,
     scoring: ScoringOverrides,
@@ -29,68 +30,44 @@ impl Default for Config {
     }
 }
 
-/// ConvNet-3 width 32, 2 epochs, batch 64, lr 0.01 constant, no augmentation.
-fn defaults() -> ScoringDefaults {
-    ScoringDefaults::convnet(32, 2)
-}
-
-impl Method for El2n {
+impl PruningMethod for El2n {
     const NAME: &'static str = "el2n";
-    const FAMILY: Family = Family::Pruning;
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const PAPER: &'static str =
         "Paul, Ganguli & Dziugaite, Deep Learning on a Data Diet: Finding Important Examples Early in Training, NeurIPS 2021";
     const DESCRIPTION: &'static str =
         "keeps the highest EL2N scores (||softmax - onehot||, early in training, averaged over models)";
+    const ALLOW_ZERO_EPOCHS: bool = true;
+    type Config = Config;
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
-        let cfg: Config = ctx.config()?;
+    /// ConvNet-3 width 32, 2 epochs, batch 64, lr 0.01 constant, no augmentation.
+    const SCORING: ScoringDefaults = ScoringDefaults::convnet(32, 2);
+
+    fn scoring(cfg: &Config) -> &ScoringOverrides {
+        &cfg.scoring
+    }
+
+    fn check(cfg: &Config) -> Result<(), MethodError> {
         if cfg.models == 0 {
             return Err(MethodError::Config("models must be at least 1".into()));
         }
-        let ctx: &Context = ctx;
-        let plan = Plan::from_budget(&input.budget, input.train.len(), Self::NAME)?;
-        let sc = cfg
-            .scoring
-            .resolve(&defaults(), &ctx.protocol().train, true)?;
-        let labels = input.train.labels_vec();
-        let (scores, val_acc) = scoring::averaged_over_models(
-            ctx,
-            input.train,
-            input.val,
-            &sc,
-            Self::NAME,
-            cfg.models,
-            0.95,
-            |_vs, net, _span, _what| {
-                let z = sc_::rows(&scoring::logits(ctx, net, &input.train.images));
-                Ok(z.iter()
-                    .zip(&labels)
-                    .map(|(r, &y)| sc_::el2n(r, y as usize))
-                    .collect())
-            },
-        )?;
-        let chosen = select::select_top(
-            &scores,
-            &labels,
-            input.num_classes(),
-            plan,
-            Order::HighestFirst,
-            &TieBreak::Index,
-        );
-        Ok(
-            Compressed::indices(select::to_i64(&chosen)).with_metadata(serde_json::json!({
-                "plan": plan.describe(),
-                "models": cfg.models,
-                "scoring": sc,
-                "scoring_val_accuracy": val_acc,
-                "selected_scores": chosen.iter().map(|&i| scores[i]).collect::<Vec<_>>(),
-            })),
-        )
+        Ok(())
+    }
+
+    fn select(cfg: &Config, job: &Job) -> Result<Selection, MethodError> {
+        let scores = job.averaged_over_models(cfg.models, 0.95, |_vs, net, _span, _what| {
+            let z = sc_::rows(&scoring::logits(job.ctx, net, &job.input.train.images));
+            Ok(z.iter()
+                .zip(&job.labels)
+                .map(|(r, &y)| sc_::el2n(r, y as usize))
+                .collect())
+        })?;
+        let chosen = job.top(&scores, Order::HighestFirst, &TieBreak::Index);
+        Ok(Selection::new(chosen).with_selected_scores(&scores))
     }
 }
 
-export_plugin!(El2n);
+export_plugin!(Pruning<El2n>);
 
 #[cfg(test)]
 mod tests {
@@ -102,7 +79,7 @@ mod tests {
         assert_eq!(c.models, 3);
         let s = c
             .scoring
-            .resolve(&defaults(), &scoring::hard_label_recipe(), true)
+            .resolve(&El2n::SCORING, &scoring::hard_label_recipe(), true)
             .unwrap();
         assert_eq!((s.model.width, s.recipe.epochs), (32, 2));
         assert!(serde_json::from_value::<Config>(serde_json::json!({"model": 3})).is_err());

@@ -10,15 +10,16 @@
 //! KL at `temperature`. The store is what the labels cost: `storage.label_bytes`.
 
 use distillery_api::prelude::*;
-use serde::Deserialize;
+use distillery_label_kit::{Job, LabelMethod, Labelled, Labels};
+use serde::{Deserialize, Serialize};
 
-#[derive(Default)]
+/// The method (exported as `Labelled<Fkd>`).
 pub struct Fkd;
 
 /// `[methods.fkd]`.
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
-struct Config {
+pub struct Config {
     /// Temperature of the KL against the stored logits (the soft-label protocol's 4).
     temperature: f64,
 }
@@ -29,37 +30,21 @@ impl Default for Config {
     }
 }
 
-impl Method for Fkd {
+impl LabelMethod for Fkd {
     const NAME: &'static str = "fkd";
-    const FAMILY: Family = Family::Kd;
-    const VERSION: &'static str = "1.0.0";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const PAPER: &'static str =
         "Shen & Xing, A Fast Knowledge Distillation Framework for Visual Recognition, ECCV 2022";
     const DESCRIPTION: &'static str =
         "random subset with stored per-epoch, per-batch teacher logits (fp16) and DSA parameters";
+    type Config = Config;
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
-        let c: Config = ctx.config()?;
-        let seed = ctx.seeds().selection;
-        let indices = distillery_api::select::random_subset(input, seed);
-        let epochs: Vec<usize> = (0..ctx.protocol().train.epochs).collect();
-        let (spec, bytes) = distillery_api::label_store::record_teacher_labels(
-            ctx,
-            input,
-            &indices,
-            &epochs,
-            c.temperature,
-            distillery_api::rng::derive_seed(seed, "fkd/labels"),
-        )?;
-        Ok(Compressed::indices(indices)
-            .with_metadata(serde_json::json!({
-                "selection": "random subset of the budget (as the random baseline)",
-                "temperature": c.temperature,
-                "stored_epochs": epochs.len(),
-                "label_store_bytes": bytes,
-            }))
-            .with_label_spec(spec))
+    fn labels(c: &Config, job: &Job) -> Result<Labels, MethodError> {
+        let epochs: Vec<usize> = (0..job.protocol_epochs()).collect();
+        Ok(job
+            .store_teacher_labels(&epochs, c.temperature)?
+            .with("stored_epochs", epochs.len()))
     }
 }
 
-export_plugin!(Fkd);
+export_plugin!(Labelled<Fkd>);

@@ -6,85 +6,55 @@
 //! last. See README.md for defaults and choices.
 
 use distillery_api::prelude::*;
-use distillery_api::rng::derive_seed;
-use distillery_pruning_kit::scoring::{self, ScoringDefaults, ScoringOverrides};
-use distillery_pruning_kit::{select, Order, Plan, TieBreak};
-use serde::Deserialize;
+use distillery_pruning_kit::scoring::{ScoringDefaults, ScoringOverrides};
+use distillery_pruning_kit::{Job, Order, Pruning, PruningMethod, Selection, TieBreak};
+use serde::{Deserialize, Serialize};
 
-#[derive(Default)]
+/// The method (exported as `Pruning<Forgetting>`).
 pub struct Forgetting;
 
-#[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 enum Ties {
     /// Equal counts in a random order drawn from the selection seed.
+    #[default]
     Seeded,
     /// Equal counts by ascending index.
     Index,
 }
 
-#[derive(Deserialize)]
+/// `[methods.forgetting]`.
+#[derive(Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, default)]
-struct Config {
+pub struct Config {
     ties: Ties,
     scoring: ScoringOverrides,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            ties: Ties::Seeded,
-            scoring: ScoringOverrides::default(),
-        }
-    }
-}
-
-/// ConvNet-3 width 32, 6 epochs (6 presentations per example), batch 64, lr 0.01 constant,
-/// no augmentation.
-fn defaults() -> ScoringDefaults {
-    ScoringDefaults::convnet(32, 6)
-}
-
-impl Method for Forgetting {
+impl PruningMethod for Forgetting {
     const NAME: &'static str = "forgetting";
-    const FAMILY: Family = Family::Pruning;
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const PAPER: &'static str = "Toneva et al., An Empirical Study of Example Forgetting during Deep Neural Network Learning, ICLR 2019";
     const DESCRIPTION: &'static str =
         "keeps the most forgotten examples (never-learned first) of a scoring ConvNet's training run";
+    const ALLOW_ZERO_EPOCHS: bool = false;
+    type Config = Config;
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
-        let cfg: Config = ctx.config()?;
-        let ctx: &Context = ctx;
-        let plan = Plan::from_budget(&input.budget, input.train.len(), Self::NAME)?;
-        let sc = cfg
-            .scoring
-            .resolve(&defaults(), &ctx.protocol().train, false)?;
-        let sel = ctx.seeds().selection;
-        let seed = derive_seed(sel, "forgetting/scoring");
-        let dyn_ = scoring::train_with_dynamics(
-            ctx,
-            input.train,
-            input.val,
-            &sc,
-            seed,
-            (0.0, 0.98),
-            "scoring net",
-        )?;
-        let scores = dyn_.forgetting.scores();
+    /// ConvNet-3 width 32, 6 epochs (6 presentations per example), batch 64, lr 0.01 constant,
+    /// no augmentation.
+    const SCORING: ScoringDefaults = ScoringDefaults::convnet(32, 6);
+
+    fn scoring(cfg: &Config) -> &ScoringOverrides {
+        &cfg.scoring
+    }
+
+    fn select(cfg: &Config, job: &Job) -> Result<Selection, MethodError> {
+        let scores = job.dynamics()?.forgetting.scores();
         let tie = match cfg.ties {
-            Ties::Seeded => TieBreak::Seeded(derive_seed(sel, "forgetting/ties")),
+            Ties::Seeded => TieBreak::Seeded(job.seed("ties")),
             Ties::Index => TieBreak::Index,
         };
-        let labels = input.train.labels_vec();
-        let chosen = select::select_top(
-            &scores,
-            &labels,
-            input.num_classes(),
-            plan,
-            Order::HighestFirst,
-            &tie,
-        );
+        let chosen = job.top(&scores, Order::HighestFirst, &tie);
         let never = scores.iter().filter(|s| s.is_infinite()).count();
         let unforgettable = scores.iter().filter(|&&s| s == 0.0).count();
         let max_finite = scores
@@ -92,25 +62,31 @@ impl Method for Forgetting {
             .cloned()
             .filter(|s| s.is_finite())
             .fold(0.0, f64::max);
-        Ok(Compressed::indices(select::to_i64(&chosen)).with_metadata(serde_json::json!({
-            "plan": plan.describe(),
-            "ties": cfg.ties,
-            "scoring": sc,
-            "scoring_seed": seed,
-            "scoring_val_accuracy": dyn_.val_accuracy,
-            "never_learned": never,
-            "unforgettable": unforgettable,
-            "max_forgetting_events": max_finite,
-            "selected_scores": chosen.iter().map(|&i| if scores[i].is_finite() { scores[i] } else { -1.0 }).collect::<Vec<_>>(),
-        })))
+        // Never-learned examples (+inf) are recorded as -1.
+        let selected: Vec<f64> = chosen
+            .iter()
+            .map(|&i| {
+                if scores[i].is_finite() {
+                    scores[i]
+                } else {
+                    -1.0
+                }
+            })
+            .collect();
+        Ok(Selection::new(chosen)
+            .with("never_learned", never)
+            .with("unforgettable", unforgettable)
+            .with("max_forgetting_events", max_finite)
+            .with("selected_scores", selected))
     }
 }
 
-export_plugin!(Forgetting);
+export_plugin!(Pruning<Forgetting>);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use distillery_pruning_kit::scoring;
 
     #[test]
     fn config_defaults_and_unknown_keys() {
@@ -118,7 +94,7 @@ mod tests {
         assert_eq!(c.ties, Ties::Seeded);
         let s = c
             .scoring
-            .resolve(&defaults(), &scoring::hard_label_recipe(), false)
+            .resolve(&Forgetting::SCORING, &scoring::hard_label_recipe(), false)
             .unwrap();
         assert_eq!((s.model.width, s.recipe.epochs), (32, 6));
         assert!(serde_json::from_value::<Config>(serde_json::json!({"tie": "index"})).is_err());

@@ -9,13 +9,13 @@
 use distillery_api::prelude::*;
 use distillery_pruning_kit::scores as sc_;
 use distillery_pruning_kit::scoring::{self, ScoringDefaults, ScoringOverrides};
-use distillery_pruning_kit::{select, Order, Plan, TieBreak};
-use serde::Deserialize;
+use distillery_pruning_kit::{Job, Order, Pruning, PruningMethod, Selection, TieBreak};
+use serde::{Deserialize, Serialize};
 
-#[derive(Default)]
+/// The method (exported as `Pruning<Grand>`).
 pub struct Grand;
 
-#[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 enum Gradient {
     /// Exact per-example gradient norm over all trainable parameters.
@@ -24,9 +24,10 @@ enum Gradient {
     LastLayer,
 }
 
-#[derive(Deserialize)]
+/// `[methods.grand]`.
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
-struct Config {
+pub struct Config {
     /// Independently initialised scoring models the score is averaged over (paper: 10).
     models: usize,
     gradient: Gradient,
@@ -43,85 +44,62 @@ impl Default for Config {
     }
 }
 
-/// ConvNet-3 width 32, 2 epochs, batch 64, lr 0.01 constant, no augmentation.
-fn defaults() -> ScoringDefaults {
-    ScoringDefaults::convnet(32, 2)
-}
-
-impl Method for Grand {
+impl PruningMethod for Grand {
     const NAME: &'static str = "grand";
-    const FAMILY: Family = Family::Pruning;
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const PAPER: &'static str =
         "Paul, Ganguli & Dziugaite, Deep Learning on a Data Diet: Finding Important Examples Early in Training, NeurIPS 2021";
     const DESCRIPTION: &'static str =
         "keeps the highest GraNd scores (per-example loss-gradient norm, early in training, averaged over models)";
+    const ALLOW_ZERO_EPOCHS: bool = true;
+    type Config = Config;
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
-        let cfg: Config = ctx.config()?;
+    /// ConvNet-3 width 32, 2 epochs, batch 64, lr 0.01 constant, no augmentation.
+    const SCORING: ScoringDefaults = ScoringDefaults::convnet(32, 2);
+
+    fn scoring(cfg: &Config) -> &ScoringOverrides {
+        &cfg.scoring
+    }
+
+    fn check(cfg: &Config) -> Result<(), MethodError> {
         if cfg.models == 0 {
             return Err(MethodError::Config("models must be at least 1".into()));
         }
-        let ctx: &Context = ctx;
-        let plan = Plan::from_budget(&input.budget, input.train.len(), Self::NAME)?;
-        let sc = cfg
-            .scoring
-            .resolve(&defaults(), &ctx.protocol().train, true)?;
-        let labels = input.train.labels_vec();
-        let (scores, val_acc) = scoring::averaged_over_models(
-            ctx,
-            input.train,
-            input.val,
-            &sc,
-            Self::NAME,
-            cfg.models,
-            0.6,
-            |vs, net, span, what| match cfg.gradient {
+        Ok(())
+    }
+
+    fn select(cfg: &Config, job: &Job) -> Result<Selection, MethodError> {
+        let (ctx, train) = (job.ctx, job.input.train);
+        let scores =
+            job.averaged_over_models(cfg.models, 0.6, |vs, net, span, what| match cfg.gradient {
                 Gradient::Full => Ok(scoring::per_example_grad_norms(
                     ctx,
                     vs,
                     net,
-                    &input.train.images,
-                    &input.train.labels,
+                    &train.images,
+                    &train.labels,
                     span,
                     what,
                 )),
                 Gradient::LastLayer => {
-                    let h = scoring::embed(ctx, net, &input.train.images);
+                    let h = scoring::embed(ctx, net, &train.images);
                     let h_sq: Vec<f64> =
                         Vec::<f64>::try_from(h.square().sum_dim_intlist(1, false, Kind::Double))
                             .map_err(MethodError::Torch)?;
                     let z = sc_::rows(&net.classify(&h.to_device(ctx.device())).detach());
                     Ok(z.iter()
-                        .zip(&labels)
+                        .zip(&job.labels)
                         .zip(&h_sq)
                         .map(|((r, &y), &hs)| sc_::grand_last_layer(r, y as usize, hs))
                         .collect())
                 }
-            },
-        )?;
-        let chosen = select::select_top(
-            &scores,
-            &labels,
-            input.num_classes(),
-            plan,
-            Order::HighestFirst,
-            &TieBreak::Index,
-        );
-        Ok(
-            Compressed::indices(select::to_i64(&chosen)).with_metadata(serde_json::json!({
-                "plan": plan.describe(),
-                "models": cfg.models,
-                "gradient": cfg.gradient,
-                "scoring": sc,
-                "scoring_val_accuracy": val_acc,
-                "selected_scores": chosen.iter().map(|&i| scores[i]).collect::<Vec<_>>(),
-            })),
-        )
+            })?;
+        let chosen = job.top(&scores, Order::HighestFirst, &TieBreak::Index);
+        Ok(Selection::new(chosen).with_selected_scores(&scores))
     }
 }
 
-export_plugin!(Grand);
+export_plugin!(Pruning<Grand>);
 
 #[cfg(test)]
 mod tests {
@@ -133,7 +111,7 @@ mod tests {
         assert_eq!((c.models, c.gradient), (3, Gradient::Full));
         let s = c
             .scoring
-            .resolve(&defaults(), &scoring::hard_label_recipe(), true)
+            .resolve(&Grand::SCORING, &scoring::hard_label_recipe(), true)
             .unwrap();
         assert_eq!((s.model.width, s.recipe.epochs), (32, 2));
         let c: Config =

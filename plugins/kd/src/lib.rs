@@ -9,15 +9,16 @@
 
 use distillery_api::prelude::*;
 use distillery_api::spec::LabelSpec;
-use serde::Deserialize;
+use distillery_label_kit::{Job, LabelMethod, Labelled, Labels};
+use serde::{Deserialize, Serialize};
 
-#[derive(Default)]
+/// The method (exported as `Labelled<Kd>`).
 pub struct Kd;
 
 /// `[methods.kd]`. Defaults: mdistiller's CIFAR KD setting (T 4, CE weight 0.1, KL 0.9).
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
-struct Config {
+pub struct Config {
     temperature: f64,
     /// Weight of the cross-entropy term; the KL term gets `1 - alpha`.
     alpha: f64,
@@ -32,32 +33,21 @@ impl Default for Config {
     }
 }
 
-impl Method for Kd {
+impl LabelMethod for Kd {
     const NAME: &'static str = "kd";
-    const FAMILY: Family = Family::Kd;
-    const VERSION: &'static str = "1.0.0";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const PAPER: &'static str =
         "Hinton, Vinyals & Dean, Distilling the Knowledge in a Neural Network, NeurIPS-W 2015";
     const DESCRIPTION: &'static str =
         "random subset labelled by the protocol's teacher: alpha*CE + (1-alpha)*T^2*KL";
+    type Config = Config;
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
-        let c: Config = ctx.config()?;
-        let spec = LabelSpec::Kd {
+    fn labels(c: &Config, job: &Job) -> Result<Labels, MethodError> {
+        job.label_function(LabelSpec::Kd {
             temperature: c.temperature,
             alpha: c.alpha,
-        };
-        spec.validate()
-            .map_err(|e| MethodError::Config(format!("[methods.kd]: {e}")))?;
-        let indices = distillery_api::select::random_subset(input, ctx.seeds().selection);
-        Ok(Compressed::indices(indices)
-            .with_metadata(serde_json::json!({
-                "selection": "random subset of the budget (as the random baseline)",
-                "temperature": c.temperature,
-                "alpha": c.alpha,
-            }))
-            .with_label_spec(spec))
+        })
     }
 }
 
-export_plugin!(Kd);
+export_plugin!(Labelled<Kd>);

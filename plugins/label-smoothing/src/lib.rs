@@ -7,15 +7,16 @@
 
 use distillery_api::prelude::*;
 use distillery_api::spec::LabelSpec;
-use serde::Deserialize;
+use distillery_label_kit::{Job, LabelMethod, Labelled, Labels};
+use serde::{Deserialize, Serialize};
 
-#[derive(Default)]
+/// The method (exported as `Labelled<LabelSmoothing>`).
 pub struct LabelSmoothing;
 
 /// `[methods.label-smoothing]`. Default epsilon 0.1 (the paper's ImageNet value).
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
-struct Config {
+pub struct Config {
     epsilon: f64,
 }
 
@@ -25,28 +26,18 @@ impl Default for Config {
     }
 }
 
-impl Method for LabelSmoothing {
+impl LabelMethod for LabelSmoothing {
     const NAME: &'static str = "label-smoothing";
-    const FAMILY: Family = Family::Kd;
-    const VERSION: &'static str = "1.0.0";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const PAPER: &'static str =
         "Szegedy et al., Rethinking the Inception Architecture for Computer Vision, CVPR 2016";
     const DESCRIPTION: &'static str =
         "random subset with label-smoothed targets (no teacher): the KD family's control";
+    type Config = Config;
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
-        let c: Config = ctx.config()?;
-        let spec = LabelSpec::Smoothing { epsilon: c.epsilon };
-        spec.validate()
-            .map_err(|e| MethodError::Config(format!("[methods.label-smoothing]: {e}")))?;
-        let indices = distillery_api::select::random_subset(input, ctx.seeds().selection);
-        Ok(Compressed::indices(indices)
-            .with_metadata(serde_json::json!({
-                "selection": "random subset of the budget (as the random baseline)",
-                "epsilon": c.epsilon,
-            }))
-            .with_label_spec(spec))
+    fn labels(c: &Config, job: &Job) -> Result<Labels, MethodError> {
+        job.label_function(LabelSpec::Smoothing { epsilon: c.epsilon })
     }
 }
 
-export_plugin!(LabelSmoothing);
+export_plugin!(Labelled<LabelSmoothing>);

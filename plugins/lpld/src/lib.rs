@@ -9,15 +9,16 @@
 //! prunes ImageNet labels up to 40x; the default keeps 1/40 of the epochs.
 
 use distillery_api::prelude::*;
-use serde::Deserialize;
+use distillery_label_kit::{Job, LabelMethod, Labelled, Labels};
+use serde::{Deserialize, Serialize};
 
-#[derive(Default)]
+/// The method (exported as `Labelled<Lpld>`).
 pub struct Lpld;
 
 /// `[methods.lpld]`.
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
-struct Config {
+pub struct Config {
     /// Fraction of the epochs whose labels are kept, in (0, 1].
     keep: f64,
     temperature: f64,
@@ -32,47 +33,34 @@ impl Default for Config {
     }
 }
 
-impl Method for Lpld {
+impl LabelMethod for Lpld {
     const NAME: &'static str = "lpld";
-    const FAMILY: Family = Family::Kd;
-    const VERSION: &'static str = "1.0.0";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const PAPER: &'static str = "Xiao & He, Are Large-scale Soft Labels Necessary for Large-scale Dataset Distillation?, NeurIPS 2024";
     const DESCRIPTION: &'static str =
         "fkd's stored teacher labels for a random fraction of the epochs only (label pruning)";
+    type Config = Config;
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
-        let c: Config = ctx.config()?;
+    fn check(c: &Config) -> Result<(), MethodError> {
         if !(c.keep > 0.0 && c.keep <= 1.0) {
             return Err(MethodError::Config(format!(
                 "[methods.lpld] keep: must be in (0, 1], found {}",
                 c.keep
             )));
         }
-        let seed = ctx.seeds().selection;
-        let indices = distillery_api::select::random_subset(input, seed);
-        let total = ctx.protocol().train.epochs;
+        Ok(())
+    }
+
+    fn labels(c: &Config, job: &Job) -> Result<Labels, MethodError> {
+        let total = job.protocol_epochs();
         let k = ((c.keep * total as f64).round() as usize).clamp(1, total);
-        let mut rng = SplitMix64::new(distillery_api::rng::derive_seed(seed, "lpld/epochs"));
+        let mut rng = SplitMix64::new(job.seed("epochs"));
         let mut kept = rng.sample(total, k);
         kept.sort_unstable();
-        let (spec, bytes) = distillery_api::label_store::record_teacher_labels(
-            ctx,
-            input,
-            &indices,
-            &kept,
-            c.temperature,
-            distillery_api::rng::derive_seed(seed, "fkd/labels"),
-        )?;
-        Ok(Compressed::indices(indices)
-            .with_metadata(serde_json::json!({
-                "selection": "random subset of the budget (as the random baseline)",
-                "temperature": c.temperature,
-                "keep": c.keep,
-                "kept_epochs": kept,
-                "label_store_bytes": bytes,
-            }))
-            .with_label_spec(spec))
+        Ok(job
+            .store_teacher_labels(&kept, c.temperature)?
+            .with("kept_epochs", kept))
     }
 }
 
-export_plugin!(Lpld);
+export_plugin!(Labelled<Lpld>);
