@@ -163,9 +163,11 @@ pub struct Evaluation {
     /// e.g. `color_crop_cutout_scale_rotate`), `rrc-flip (scale …)`, with a mix suffix such as
     /// ` + cutmix (alpha 1)`, or `none`.
     pub augment: String,
-    /// What the student was trained against: `hard (cross-entropy)`, `soft: KL T=20 vs
-    /// teacher <key>`, or the method's own label function. Empty in records written before
-    /// this field existed (`#[serde(default)]`).
+    /// What the student was trained against: `hard (cross-entropy)`, `soft: online teacher
+    /// <key12> (KL, T 4)`, or `native: <the method's label function or stored labels>`
+    /// (e.g. `native: kd (T 4, alpha 0.1) vs teacher <key12>`), `<key12>` being the first 12
+    /// hex digits of the teacher's key. Empty in records written before this field existed
+    /// (`#[serde(default)]`).
     #[serde(default)]
     pub labels: String,
 }
