@@ -5,8 +5,7 @@
 //! They need the workspace's plugins built next to `bench` (`make test` runs ./setup.sh, which
 //! builds them, before `cargo test`).
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;

@@ -14,8 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-mod common;
-use common::{record, root, s, text};
+use crate::common::{self, record, root, s, text};
 
 const TINY: &str = "tests/fixtures/tiny-hard-label.toml";
 

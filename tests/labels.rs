@@ -6,8 +6,7 @@
 //! Real training on mnist-5k with the tiny fixtures (tests/fixtures/tiny-*-label.toml: a
 //! width-32 student for 30 epochs and a width-32 teacher for up to 4 epochs).
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const HARD: &str = "tests/fixtures/tiny-hard-label.toml";
 const SOFT: &str = "tests/fixtures/tiny-soft-label.toml";

@@ -133,7 +133,7 @@ pub fn run(plan: &Plan, cell: &CellSpec, out: &Path) -> anyhow::Result<Record> {
         val: data.val.len(),
         test: data.test.len(),
     };
-    let mut rec = Record::skeleton(plan, cell, Some(&plugin), dataset);
+    let mut rec = crate::provenance::skeleton(plan, cell, Some(&plugin), dataset);
     let method_config = rec.method_config.clone();
     rec.timings.load_seconds = load_seconds;
 
@@ -291,6 +291,6 @@ pub fn obtain_teacher(
     .map_err(TeacherError::Obtain)?;
     let xt = distillery_api::nn::normalize(&data.test.images, &data.mean, &data.std, device);
     let test_acc = distillery_api::teacher::accuracy(&t, &xt, &data.test.labels);
-    let r = TeacherRecord::new(&t, test_acc);
+    let r = crate::provenance::teacher_record(&t, test_acc);
     Ok((t, r))
 }

@@ -33,7 +33,7 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 
 fn cache_key(plan: &Plan, cell: &CellSpec, plugin: &Plugin) -> String {
     use sha2::{Digest, Sha256};
-    let v = record::Versions::current();
+    let v = crate::provenance::versions();
     let key = format!(
         "{}|{}|{}|{}|{}|{}|{}|{}|{}",
         plan.protocol_hash,
@@ -372,7 +372,7 @@ fn failed_record(
         val: 0,
         test: 0,
     };
-    let mut rec = Record::skeleton(plan, cell, plugin, dataset);
+    let mut rec = crate::provenance::skeleton(plan, cell, plugin, dataset);
     rec.timings.total_seconds = secs;
     rec.error = Some(reason);
     rec.finished_at = record::now();

@@ -25,13 +25,15 @@ pub mod method_config;
 pub mod plan;
 pub mod plugin;
 pub mod protocol;
-pub mod record;
+pub mod provenance;
 pub mod report;
 pub mod scaffold;
 pub mod train;
 pub mod validate;
 
 pub use distillery_api as api;
+/// The cell record's schema and files (the `distillery-record` crate), at its old path.
+pub use distillery_record as record;
 
 /// Version of the harness (recorded with every result).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

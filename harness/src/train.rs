@@ -8,28 +8,11 @@ use distillery_api::spec::LabelSpec;
 use distillery_api::spec::{ModelSpec, TrainSpec};
 use distillery_api::teacher::Teacher;
 use distillery_api::Seeds;
-use serde::Serialize;
 use std::time::Instant;
 use tch::{nn::VarStore, Device};
 
-#[derive(Clone, Debug, Serialize, serde::Deserialize)]
-pub struct Evaluation {
-    /// Top-1 accuracy on the test split, a fraction in [0, 1].
-    pub top1: f64,
-    /// Top-5 accuracy (reported when the dataset has more than 10 classes).
-    pub top5: f64,
-    pub final_train_loss: f64,
-    pub epochs: usize,
-    pub steps: usize,
-    pub train_seconds: f64,
-    pub eval_seconds: f64,
-    /// DSA groups actually applied (flip dropped on digits), or "none".
-    pub augment: String,
-    /// What the student was trained against: `hard (cross-entropy)`, `soft: KL T=20 vs
-    /// teacher <key>`, or the method's own label function. Empty in older records.
-    #[serde(default)]
-    pub labels: String,
-}
+/// The student's result; its schema is part of the cell record.
+pub use distillery_record::Evaluation;
 
 /// How the student is labelled: the protocol's label mode with what it needs.
 pub enum Labelling<'a> {

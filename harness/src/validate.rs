@@ -5,7 +5,6 @@
 
 use distillery_api::host::RawOutput;
 use distillery_api::{Budget, Family, Split};
-use serde::Serialize;
 use tch::{Kind, Tensor};
 
 /// A compressed set that passed every check, ready for the protocol trainer.
@@ -23,21 +22,8 @@ pub struct TrainingSet {
     pub label_spec: Option<distillery_api::spec::LabelSpec>,
 }
 
-/// What the compressed set costs to store.
-#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq)]
-pub struct Storage {
-    pub images: usize,
-    /// uint8 images at the dataset resolution count 1 byte per value; float images 4.
-    pub image_bytes: u64,
-    /// Hard labels at the smallest integer width that holds the class count (1 byte up to
-    /// 256 classes); soft labels at their stored precision.
-    pub label_bytes: u64,
-    pub total_bytes: u64,
-    /// Parameter bytes (float32) of the online teacher the labels come from, when they do:
-    /// what shipping the "labels" costs instead, not counted in `total_bytes`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub teacher_parameter_bytes: Option<u64>,
-}
+/// What the compressed set costs to store; its schema is part of the cell record.
+pub use distillery_record::Storage;
 
 /// Why a `[N, K]` tensor is not a set of probability rows.
 #[derive(Debug, PartialEq)]

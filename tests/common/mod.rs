@@ -1,6 +1,5 @@
-//! Helpers shared by the end-to-end test files: where the workspace and the `bench` binary
+//! Helpers shared by the end-to-end test modules: where the workspace and the `bench` binary
 //! are, running `bench` with a per-test-process cache, and reading cell records.
-#![allow(dead_code)] // each test file uses a different subset
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};

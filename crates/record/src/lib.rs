@@ -1,0 +1,315 @@
+//! The Distillery cell record: one JSON file per finished (method, budget, seed) cell.
+//!
+//! A run directory (`bench --out DIR`) holds `DIR/cells/<cell_id>.json`, one [`Record`] per
+//! cell, written by the cell's own process when it finishes (ok or failed) or by the executor
+//! when the cell's process crashed before writing one. Every table, CSV, figure and comparison
+//! is computed from these files alone, so a record carries everything needed to interpret and
+//! reproduce its number: the seeds, the protocol and dataset hashes, the plugin, the versions,
+//! the device, what the compressed set cost to store, and the timings.
+//!
+//! This crate is the schema and its file I/O, nothing else: the harness builds records (its
+//! `provenance` module fills in the plan, protocol and plugin parts), and the report layer reads
+//! them.
+//!
+//! # Conventions
+//!
+//! - **Accuracies are fractions in [0, 1]**, never percentages (tables show percentages).
+//! - **Durations are seconds** (`f64`, wall clock); **sizes are bytes**; timestamps are
+//!   seconds since the Unix epoch (UTC).
+//! - Field names and representation are the on-disk format: renaming a field, changing an
+//!   enum's spelling or making an optional field required breaks every record already written.
+//!   A field added later is `#[serde(default)]` (and says so) so that older records still
+//!   parse; [`SCHEMA`] changes only for a change older readers cannot follow.
+//!
+//! | Item | What |
+//! |---|---|
+//! | [`Record`] | one cell: identity, provenance, result, cost |
+//! | [`Status`], [`ProtocolRef`], [`DatasetRef`], [`Versions`], [`Timings`] | its parts |
+//! | [`Evaluation`] | the student's test accuracy and training summary |
+//! | [`Storage`] | what the compressed set costs to store |
+//! | [`TeacherRecord`] | the teacher the labels came from (soft / native labels) |
+//! | [`path_for`], [`read`], [`read_all`], [`write_atomic`], [`RecordError`] | files |
+//! | [`now`], [`peak_rss_bytes`] | the measurements behind `finished_at` and the RSS fields |
+//!
+//! ```no_run
+//! use std::path::Path;
+//!
+//! let (records, unreadable) = distillery_record::read_all(Path::new("runs/hard-label"))?;
+//! for r in &records {
+//!     println!("{} {:?} {:?}", r.cell_id, r.status, r.accuracy());
+//! }
+//! for e in unreadable {
+//!     eprintln!("warning: {e}");
+//! }
+//! # Ok::<(), distillery_record::RecordError>(())
+//! ```
+
+#![warn(missing_docs)]
+
+mod file;
+mod measure;
+
+pub use distillery_api::{Budget, Seeds};
+pub use file::{path_for, read, read_all, write_atomic, RecordError};
+pub use measure::{now, peak_rss_bytes};
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the record format, written into [`Record::schema`]. It stays 1 while changes
+/// are additive (new fields with a default).
+pub const SCHEMA: u32 = 1;
+
+/// Whether the cell produced an accuracy. Serialised lowercase: `"ok"`, `"failed"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// The method returned a set that passed every check and the student was evaluated:
+    /// [`Record::evaluation`] is present.
+    Ok,
+    /// Something failed (plugin error or panic, invalid set, training error, a crashed or
+    /// killed cell process): [`Record::error`] says what.
+    Failed,
+}
+
+/// The protocol a cell ran under.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ProtocolRef {
+    /// The protocol's `name` (e.g. `hard-label`); empty if the plan's protocol text could not
+    /// be parsed when the record was made.
+    pub name: String,
+    /// The protocol's own `version` string (e.g. `1.0`); empty as for `name`.
+    pub version: String,
+    /// SHA-256 (hex) of the protocol text: what decides whether two records are comparable.
+    pub hash: String,
+    /// Where the protocol was read from: a file path, or `<embedded>/protocols/<name>.toml`
+    /// for the protocols built into `bench`.
+    pub origin: String,
+}
+
+/// The dataset a cell ran on, with the sizes of its splits.
+///
+/// In the record the executor writes for a crashed cell (the cell process never loaded the
+/// data), `classes`, `shape` and the split sizes are 0.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct DatasetRef {
+    /// Dataset name (e.g. `mnist-5k`).
+    pub name: String,
+    /// Checksum (hex SHA-256) of the dataset's tensors, as the harness computes it on load.
+    pub checksum: String,
+    /// Number of classes.
+    pub classes: usize,
+    /// Image shape `[C, H, W]` at the dataset resolution.
+    pub shape: [i64; 3],
+    /// Images in the train split the method saw (validation hold-out removed).
+    pub train: usize,
+    /// Images in the validation hold-out (given to the method, never trained on by the student).
+    pub val: usize,
+    /// Images in the test split (never given to the method; the accuracy is measured on it).
+    pub test: usize,
+}
+
+/// Versions of the software that produced a record.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Versions {
+    /// The harness (`bench`) version.
+    pub distillery: String,
+    /// The plugin API version (`distillery_api::API_VERSION`).
+    pub api: String,
+    /// The `rustc --version` line the harness was built with.
+    pub rustc: String,
+    /// The `tch` crate version.
+    pub tch: String,
+    /// The libtorch version the harness is linked against.
+    pub libtorch: String,
+}
+
+/// Where a cell's wall-clock time went, in seconds. A phase that did not run is 0.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Timings {
+    /// Loading the dataset and the plugin, from the cell process's start.
+    pub load_seconds: f64,
+    /// The method's `compress` call (including the harness's private copy of the splits).
+    pub compress_seconds: f64,
+    /// Training the student (same as [`Evaluation::train_seconds`]).
+    pub train_seconds: f64,
+    /// Evaluating the student on the test split (same as [`Evaluation::eval_seconds`]).
+    pub eval_seconds: f64,
+    /// The whole cell, from the process's start to the record (for a crashed cell: until the
+    /// executor saw it exit).
+    pub total_seconds: f64,
+}
+
+/// The student's result: trained with the protocol's recipe on the checked compressed set,
+/// measured on the test split after the last epoch (no checkpoint selection).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// Top-1 accuracy on the test split, a fraction in [0, 1].
+    pub top1: f64,
+    /// Top-5 accuracy on the test split, a fraction in [0, 1] (top-k over all classes when
+    /// there are fewer than 5). Always measured; tables show it when the dataset has more than
+    /// 10 classes.
+    pub top5: f64,
+    /// Mean training loss over the last epoch's batches.
+    pub final_train_loss: f64,
+    /// Epochs the student was trained.
+    pub epochs: usize,
+    /// Optimiser steps taken.
+    pub steps: usize,
+    /// Seconds spent training the student.
+    pub train_seconds: f64,
+    /// Seconds spent evaluating it on the test split.
+    pub eval_seconds: f64,
+    /// Augmentation actually applied: the DSA groups joined by `_` (flip dropped on digits,
+    /// e.g. `color_crop_cutout_scale_rotate`), `rrc-flip (scale …)`, with a mix suffix such as
+    /// ` + cutmix (alpha 1)`, or `none`.
+    pub augment: String,
+    /// What the student was trained against: `hard (cross-entropy)`, `soft: online teacher
+    /// <key12> (KL, T 4)`, or `native: <the method's label function or stored labels>`
+    /// (e.g. `native: kd (T 4, alpha 0.1) vs teacher <key12>`), `<key12>` being the first 12
+    /// hex digits of the teacher's key. Empty in records written before this field existed
+    /// (`#[serde(default)]`).
+    #[serde(default)]
+    pub labels: String,
+}
+
+/// What the compressed set costs to store, in bytes at the precision it is stored in.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Storage {
+    /// Number of images in the set.
+    pub images: usize,
+    /// Bytes of the images: uint8 images at the dataset resolution count 1 byte per value;
+    /// float images 4.
+    pub image_bytes: u64,
+    /// Bytes of the labels: hard labels at the smallest integer width that holds the class
+    /// count (1 byte up to 256 classes); soft labels at their stored precision; a stored label
+    /// file at its size. 0 under a soft-label protocol, whose labels come from the teacher.
+    pub label_bytes: u64,
+    /// `image_bytes + label_bytes`: the number budgets in bytes and the Pareto frontier use.
+    pub total_bytes: u64,
+    /// Parameter bytes (float32) of the online teacher the labels come from, when they do:
+    /// what shipping the "labels" costs instead, not counted in `total_bytes`. Absent (not
+    /// written) when no teacher was involved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teacher_parameter_bytes: Option<u64>,
+}
+
+/// One cell's record: `DIR/cells/<cell_id>.json`.
+///
+/// Optional fields are `None` (JSON `null`) when the cell failed before the step that fills
+/// them; the fields marked "older records" were added after the first records were published
+/// and default when absent.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Record {
+    /// Record format version, [`SCHEMA`].
+    pub schema: u32,
+    /// Whether the cell produced an accuracy.
+    pub status: Status,
+    /// `<method>__<budget_label>__s<seed>`, also the file name (e.g. `random__ipc10__s0`).
+    pub cell_id: String,
+    /// The method (plugin) name, as the protocol or `--methods` names it.
+    pub method: String,
+    /// The plugin's family: `distillation`, `pruning`, `kd`, `reference` or `external`; empty
+    /// when the plugin could not be loaded.
+    pub family: String,
+    /// The plugin's own version string (for a set imported from a file, it carries the file's
+    /// hash); empty when the plugin could not be loaded.
+    pub plugin_version: String,
+    /// The shared library (or import source) the method was loaded from; empty when it could
+    /// not be loaded.
+    pub plugin_path: String,
+    /// The budget the method had. `None` for reference cells (`full`), which have no budget.
+    pub budget: Option<Budget>,
+    /// [`Budget::label`] of `budget` (`ipc10`, `frac0.1`, `bytes4096`), or `full`.
+    pub budget_label: String,
+    /// The run seed: the index of this repeat.
+    pub seed: u64,
+    /// The seeds derived from `seed` (selection, init, order, augment).
+    pub seeds: Seeds,
+    /// The protocol the cell ran under.
+    pub protocol: ProtocolRef,
+    /// The dataset and its split sizes.
+    pub dataset: DatasetRef,
+    /// The device the cell ran on: `cpu`, `cuda:0`, …
+    pub device: String,
+    /// libtorch intra-op threads the cell ran with.
+    pub threads: usize,
+    /// True on CPU (bit-identical per seed); false on GPU (nondeterministic kernels).
+    pub deterministic: bool,
+    /// Software versions of the harness that wrote the record.
+    pub versions: Versions,
+    /// The student's result; `None` unless `status` is `ok`.
+    pub evaluation: Option<Evaluation>,
+    /// What the set costs to store; `None` when the method's output never passed validation.
+    pub storage: Option<Storage>,
+    /// Images per class in the checked set (index = class); `None` when the method's output
+    /// never passed validation.
+    pub per_class: Option<Vec<usize>>,
+    /// Where the cell's time went.
+    pub timings: Timings,
+    /// Peak resident memory of the cell's process (harness + plugin), bytes; 0 for a cell
+    /// whose process crashed before writing its record.
+    pub peak_rss_bytes: u64,
+    /// Peak resident memory of the process when the method returned (data loading + the
+    /// method's own work, before the student is trained), bytes. 0 when the method did not
+    /// return, and in older records.
+    #[serde(default)]
+    pub compress_peak_rss_bytes: u64,
+    /// Whatever JSON the method returned about its own run (scores, losses, choices); `null`
+    /// when it did not return.
+    pub method_metadata: serde_json::Value,
+    /// The method's effective `[methods.<name>]` configuration (protocol table with any
+    /// `--method-config` table merged over it). `null` in records written before it existed.
+    #[serde(default)]
+    pub method_config: serde_json::Value,
+    /// The protocol's label mode (`hard`, `soft`, `native`); empty in older records (hard).
+    #[serde(default)]
+    pub labels: String,
+    /// The teacher the student's labels came from, with its own accuracy. Absent (not written)
+    /// when no teacher was needed: hard labels, or native labels without a KD-style label
+    /// function.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teacher: Option<TeacherRecord>,
+    /// Why the cell failed (may span several lines: the plugin's message, the crashed
+    /// process's last log lines); `None` when `status` is `ok`.
+    pub error: Option<String>,
+    /// Set when this record was copied from the per-user reference cache: the cache file it
+    /// came from. Reference cells (`full`) are expensive and identical across runs, so they are
+    /// reused when protocol, dataset, plugin, seed, device and versions match.
+    pub cached_from: Option<String>,
+    /// When the record was written, seconds since the Unix epoch (see [`now`]).
+    pub finished_at: u64,
+}
+
+impl Record {
+    /// Top-1 test accuracy, a fraction in [0, 1]; `None` for a failed cell.
+    pub fn accuracy(&self) -> Option<f64> {
+        self.evaluation.as_ref().map(|e| e.top1)
+    }
+}
+
+/// A teacher as recorded next to the cells that used it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TeacherRecord {
+    /// Content key of its cache entry (`~/.cache/distillery/teachers/<key>`), hex SHA-256.
+    pub key: String,
+    /// Its architecture, described (e.g. `ConvNet-3 (width 128, instance norm)`).
+    pub model: String,
+    /// Validation accuracy of the kept epoch (what it was selected on), a fraction.
+    pub val_acc: f64,
+    /// Its own top-1 on the test split, a fraction (measured by the harness, never used to
+    /// choose anything).
+    pub test_acc: f64,
+    /// The 1-based epoch whose weights were kept (best validation accuracy).
+    pub best_epoch: usize,
+    /// Epochs trained before early stopping.
+    pub epochs_run: usize,
+    /// Number of parameters.
+    pub parameters: i64,
+    /// Parameter bytes at float32 (`4 * parameters`): what an online teacher costs to ship.
+    pub parameter_bytes: u64,
+    /// True when the weights came from the per-user cache rather than being trained by this
+    /// cell.
+    pub from_cache: bool,
+    /// Seconds it took to train (for a cached teacher: when it was trained).
+    pub train_seconds: f64,
+}

@@ -1,0 +1,22 @@
+//! The integration tests, one test binary with a module per topic (one link against libtorch
+//! instead of one per file). Declared in `harness/Cargo.toml` as the `integration` test of the
+//! `distillery` package: they are the end-to-end tests of its `bench` binary
+//! (`CARGO_BIN_EXE_bench`) and of its report layer.
+//!
+//! | Module | Topic |
+//! |---|---|
+//! | `cli` | `bench` end to end: training, provenance, resumption, plugin loading, misbehaving plugins, bad input |
+//! | `labels` | the label axis: teachers, soft and native labels, label gain, `--method-config` |
+//! | `import_export` | importing sets made elsewhere and `bench export` |
+//! | `report_snapshots` | every report format on hand-built records (insta snapshots in `snapshots/`) |
+//! | `common` | helpers: where `bench` and the workspace are, running `bench`, reading records |
+//!
+//! Run one topic with a filter: `cargo test --release -p distillery --test integration cli::`.
+//! The end-to-end modules need the workspace built first (`cargo build --release --workspace`,
+//! which `make test` does through ./setup.sh): the plugins and the fixture plugin next to `bench`.
+
+mod cli;
+mod common;
+mod import_export;
+mod labels;
+mod report_snapshots;
