@@ -2,22 +2,36 @@
 
 use serde::Serialize;
 
+/// What `bench env` reports (also as JSON, `bench env --json`).
 #[derive(Serialize)]
 pub struct EnvInfo {
+    /// Version of the harness.
     pub distillery: String,
+    /// The rustc that built `bench` (plugins must match it).
     pub rustc: String,
+    /// The `tch` crate version.
     pub tch: String,
+    /// The libtorch version `bench` was built against.
     pub libtorch: String,
+    /// The libtorch library directory it links.
     pub libtorch_lib: String,
+    /// Whether libtorch sees a CUDA device.
     pub cuda_available: bool,
+    /// How many (0 without CUDA).
     pub cuda_devices: i64,
+    /// Whether cuDNN is usable.
     pub cudnn_available: bool,
+    /// What `--device auto` resolves to: `cuda:0` or `cpu`.
     pub default_device: String,
+    /// libtorch's intra-op thread count in this process.
     pub intra_op_threads: i32,
+    /// CPUs available to this process.
     pub cpus: usize,
+    /// `SLURM_CPUS_PER_TASK`, when set (the default of `--threads`).
     pub slurm_cpus_per_task: Option<String>,
 }
 
+/// Asks libtorch and the process environment.
 pub fn collect() -> EnvInfo {
     let cuda = tch::Cuda::is_available();
     EnvInfo {
@@ -39,6 +53,7 @@ pub fn collect() -> EnvInfo {
 }
 
 impl EnvInfo {
+    /// The text `bench env` prints: one line per topic.
     pub fn render(&self) -> String {
         format!(
             "distillery {}\nrustc      {}\ntch        {}\nlibtorch   {} ({})\ndevice     {} (CUDA available: {}, devices: {}, cuDNN: {})\nthreads    {} intra-op (CPUs: {}{})",

@@ -14,68 +14,25 @@
 //! split), with metadata naming the method, budget, dataset (name, checksum, class names), run
 //! seed and derived seeds, protocol (name, version, hash), output kind and storage figures.
 
-use crate::dataset::{ImageOptions, Prepared};
+use crate::dataset::Prepared;
 use crate::import::tensors::RawTensor;
 use crate::import::{folder, npz, safetensors, FORMAT, FORMAT_VERSION};
 use crate::plan;
+use crate::plugin::Plugin;
 use crate::protocol::Loaded;
 use distillery_api::{Budget, Family, Split};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use tch::Kind;
 
-#[derive(clap::Args, Clone, Debug)]
-pub struct ExportArgs {
-    /// The method (plugin name) to run.
-    #[arg(long)]
-    pub method: String,
-    /// Protocol: a shipped name or a .toml path (its validation split, method settings and view
-    /// of the data are used exactly as in a cell).
-    #[arg(long, default_value = "hard-label")]
-    pub protocol: String,
-    /// Dataset: `mnist-5k` (embedded) or a directory (default: the protocol's).
-    #[arg(long)]
-    pub dataset: Option<String>,
-    /// ImageFolder datasets: resize images to SIZE x SIZE.
-    #[arg(long, default_value_t = 32)]
-    pub image_size: u32,
-    /// ImageFolder datasets: 3 (RGB) or 1 (grayscale) channels.
-    #[arg(long, default_value_t = 3)]
-    pub channels: usize,
-    /// Images-per-class budget (give exactly one of --ipc, --fraction, --bytes).
-    #[arg(long)]
-    pub ipc: Option<usize>,
-    /// Fraction budget of the train split.
-    #[arg(long)]
-    pub fraction: Option<f64>,
-    /// Byte budget (images + labels at their stored precision).
-    #[arg(long)]
-    pub bytes: Option<u64>,
-    /// Run seed: the method gets the seeds a `bench` cell of this seed gets.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Output: FILE.safetensors, FILE.npz, or DIR/ (an ImageFolder tree of PNGs; uint8 sets only).
-    #[arg(long)]
-    pub out: PathBuf,
-    /// cpu, cuda, cuda:N or auto (CUDA when available).
-    #[arg(long, default_value = "auto")]
-    pub device: String,
-    /// CPU threads for the method (a default `bench` cell on CPU uses 1).
-    #[arg(long, default_value_t = 1)]
-    pub threads: usize,
-    /// Extra plugin directories or files (also DISTILLERY_PLUGINS).
-    #[arg(long, value_delimiter = ',')]
-    pub plugins: Vec<PathBuf>,
-    /// Method settings outside the protocol ([methods.<name>] tables), as for `bench`.
-    #[arg(long)]
-    pub method_config: Option<PathBuf>,
-}
+use tch::Kind;
 
 /// Why an export failed: bad input (exit 2) or the method itself (exit 1).
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
+    /// Bad input: the output path or layout, a reference method, an unwritable file.
     #[error("{0}")]
     Input(String),
+    /// The method failed or returned an invalid set (the text names the plugin).
     #[error("{0}")]
     Method(String),
 }
@@ -86,68 +43,59 @@ fn input<E: std::fmt::Display>(e: E) -> ExportError {
     Input(e.to_string())
 }
 
-fn device(s: &str) -> Result<tch::Device, ExportError> {
-    let cuda = tch::Cuda::is_available();
-    match s {
-        "cpu" => Ok(tch::Device::Cpu),
-        "auto" if cuda => Ok(tch::Device::Cuda(0)),
-        "auto" => Ok(tch::Device::Cpu),
-        s if s == "cuda" || s.starts_with("cuda:") => {
-            if !cuda {
-                return Err(Input(format!(
-                    "--device {s}: CUDA is not available on this machine"
-                )));
-            }
-            Ok(distillery_api::method::parse_device(s))
-        }
-        other => Err(Input(format!(
-            "--device {other}: expected cpu, cuda, cuda:N or auto"
-        ))),
-    }
-}
-
-fn budget(a: &ExportArgs) -> Result<Budget, ExportError> {
-    let mut b = Vec::new();
-    if let Some(k) = a.ipc {
-        b.push(Budget::Ipc(k));
-    }
-    if let Some(f) = a.fraction {
-        b.push(Budget::Fraction(f));
-    }
-    if let Some(x) = a.bytes {
-        b.push(Budget::Bytes(x));
-    }
-    match b[..] {
-        [Budget::Ipc(0)] | [Budget::Bytes(0)] => Err(Input("the budget must be positive".into())),
-        [Budget::Fraction(f)] if !(f > 0.0 && f <= 1.0) => {
-            Err(Input(format!("--fraction {f}: must be in (0, 1]")))
-        }
-        [one] => Ok(one),
-        _ => Err(Input(
-            "give exactly one budget: --ipc K, --fraction F or --bytes B".into(),
-        )),
-    }
-}
-
-enum OutFormat {
+/// The layout `--out` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutFormat {
+    /// `FILE.safetensors`.
     Safetensors,
+    /// `FILE.npz`.
     Npz,
+    /// `DIR/` (or an existing directory): an ImageFolder tree of PNGs.
     Folder,
 }
 
-fn out_format(p: &Path) -> Result<OutFormat, ExportError> {
-    let s = p.to_string_lossy();
-    if s.ends_with('/') || p.is_dir() {
-        return Ok(OutFormat::Folder);
+impl OutFormat {
+    /// The layout of output path `p`: a directory (trailing `/` or existing), `.safetensors`
+    /// or `.npz`; anything else is [`ExportError::Input`].
+    pub fn of(p: &Path) -> Result<OutFormat, ExportError> {
+        let s = p.to_string_lossy();
+        if s.ends_with('/') || p.is_dir() {
+            return Ok(OutFormat::Folder);
+        }
+        match p.extension().and_then(|e| e.to_str()) {
+            Some("safetensors") => Ok(OutFormat::Safetensors),
+            Some("npz") => Ok(OutFormat::Npz),
+            _ => Err(Input(format!(
+                "--out {}: name a FILE.safetensors, a FILE.npz or a DIR/ (ImageFolder)",
+                p.display()
+            ))),
+        }
     }
-    match p.extension().and_then(|e| e.to_str()) {
-        Some("safetensors") => Ok(OutFormat::Safetensors),
-        Some("npz") => Ok(OutFormat::Npz),
-        _ => Err(Input(format!(
-            "--out {}: name a FILE.safetensors, a FILE.npz or a DIR/ (ImageFolder)",
-            p.display()
-        ))),
-    }
+}
+
+/// One export, resolved by the command layer (`crate::cli::export`).
+pub struct Request<'a> {
+    /// The protocol (validation split, method settings, view of the data).
+    pub loaded: &'a Loaded,
+    /// The dataset, prepared as the protocol says.
+    pub data: &'a Prepared,
+    /// The method's plugin.
+    pub plugin: &'a Plugin,
+    /// The method's `[methods.<name>]` table from `--method-config`, merged over the
+    /// protocol's.
+    pub config_override: Option<&'a serde_json::Value>,
+    /// The one budget.
+    pub budget: Budget,
+    /// The run seed: the method gets the derived seeds of a `bench` cell of this seed.
+    pub seed: u64,
+    /// Where the method runs.
+    pub device: tch::Device,
+    /// CPU threads for the method (at least 1).
+    pub threads: usize,
+    /// The output path and its layout ([`OutFormat::of`]).
+    pub out: &'a Path,
+    /// The layout of `out`.
+    pub format: OutFormat,
 }
 
 fn copy(s: &Split) -> Split {
@@ -159,70 +107,55 @@ fn copy(s: &Split) -> Split {
 
 /// What `run` wrote.
 pub struct Exported {
+    /// The file or directory written.
     pub path: PathBuf,
+    /// Images in the set.
     pub images: usize,
+    /// What the set is (`validate::CompressedSet::kind`, e.g. a selection or synthetic).
     pub kind: &'static str,
+    /// Its storage figures (bytes of images and labels at their stored precision).
     pub storage: crate::validate::Storage,
     /// The `bench` option that selects this budget, without dashes: `ipc 10`, `fraction 0.1`.
     pub budget_flag: String,
 }
 
-/// Runs the method for one (budget, seed) cell and writes its set to `--out`.
-pub fn run(a: &ExportArgs) -> Result<Exported, ExportError> {
-    let fmt = out_format(&a.out)?;
-    let budget = budget(a)?;
-    let loaded = Loaded::resolve(&a.protocol).map_err(input)?;
+/// Runs the method for one (budget, seed) cell and writes its set to `r.out`.
+///
+/// `progress(cell id, fraction done, message)` receives the method's progress reports.
+/// Errors: [`ExportError::Input`] for a reference method, an output the set cannot be written
+/// as, or an unwritable path; [`ExportError::Method`] when the method fails or returns an
+/// invalid set.
+pub fn run(
+    r: &Request,
+    progress: &mut dyn FnMut(&str, f64, &str),
+) -> Result<Exported, ExportError> {
+    let (loaded, data, plugin, budget, dev) = (r.loaded, r.data, r.plugin, r.budget, r.device);
     let p = &loaded.protocol;
-    let dataset = a
-        .dataset
-        .clone()
-        .unwrap_or_else(|| p.defaults.dataset.clone());
-    let image = ImageOptions {
-        size: a.image_size,
-        channels: a.channels,
-    };
-    let data = Prepared::load(&dataset, &image, &p.data).map_err(input)?;
-    let dev = device(&a.device)?;
-    let plugin = crate::plugin::find(&a.method, &a.plugins).map_err(input)?;
+    let method = &plugin.info.name;
     let family = plugin.info.family;
     if family == Family::Reference {
         return Err(Input(format!(
-            "'{}' is a reference line (no budget, not a compressed set): nothing to export",
-            a.method
+            "'{method}' is a reference line (no budget, not a compressed set): nothing to export"
         )));
     }
-    let mut config = loaded.method_config(&a.method);
-    if let Some(f) = &a.method_config {
-        let o = crate::method_config::load(f).map_err(input)?;
-        if let Some(t) = o.get(&a.method) {
-            config = crate::method_config::merge(&config, t);
-        }
+    let mut config = loaded.method_config(method);
+    if let Some(t) = r.config_override {
+        config = crate::method_config::merge(&config, t);
     }
-    let cell = plan::cells(
-        &[(a.method.clone(), family)],
-        &[budget],
-        a.seed as usize + 1,
-    )
-    .into_iter()
-    .find(|c| c.seed == a.seed)
-    .expect("the plan has a cell for every seed");
+    let cell = plan::cells(&[(method.clone(), family)], &[budget], r.seed as usize + 1)
+        .into_iter()
+        .find(|c| c.seed == r.seed)
+        .expect("the plan has a cell for every seed");
 
-    tch::set_num_threads(a.threads.max(1) as i32);
+    tch::set_num_threads(r.threads.max(1) as i32);
     let scratch = std::env::temp_dir().join(format!(
         "distillery-export-{}-{}",
         std::process::id(),
         cell.id
     ));
     std::fs::create_dir_all(&scratch).map_err(input)?;
-    let meta =
-        crate::cell::request_meta(&loaded, &cell, &data, dev, scratch.clone(), config.clone());
-    let mut last = std::time::Instant::now();
-    let mut progress = |f: f64, m: &str| {
-        if last.elapsed().as_secs_f64() > 5.0 {
-            eprintln!("[export {}] {:.0}% {m}", cell.id, f * 100.0);
-            last = std::time::Instant::now();
-        }
-    };
+    let meta = crate::cell::request_meta(loaded, &cell, data, dev, scratch.clone(), config.clone());
+    let mut progress = |f: f64, m: &str| progress(&cell.id, f, m);
     let who = format!("plugin '{}' ({})", plugin.info.name, plugin.path.display());
     let result = distillery_api::host::call_compress(
         plugin.header,
@@ -279,7 +212,7 @@ pub fn run(a: &ExportArgs) -> Result<Exported, ExportError> {
     put("dataset_checksum", data.checksum.clone());
     put("class_names", js(&data.class_names));
     put("num_classes", data.num_classes().to_string());
-    put("seed", a.seed.to_string());
+    put("seed", r.seed.to_string());
     put("seeds", js(&cell.seeds));
     put("protocol", p.name.clone());
     put("protocol_version", p.version.clone());
@@ -288,7 +221,7 @@ pub fn run(a: &ExportArgs) -> Result<Exported, ExportError> {
     put("method_metadata", method_metadata.to_string());
     put("method_config", config.to_string());
     put("device", distillery_api::method::device_string(dev));
-    put("threads", a.threads.max(1).to_string());
+    put("threads", r.threads.max(1).to_string());
     if set.images.is_floating_point() {
         let lo = set.images.min().double_value(&[]);
         let hi = set.images.max().double_value(&[]);
@@ -296,14 +229,14 @@ pub fn run(a: &ExportArgs) -> Result<Exported, ExportError> {
         put("float_range", if unit { "unit" } else { "free" }.into());
     }
 
-    match fmt {
+    match r.format {
         OutFormat::Safetensors | OutFormat::Npz => {
-            let bytes = match fmt {
+            let bytes = match r.format {
                 OutFormat::Safetensors => safetensors::to_bytes(&tensors, &m),
                 _ => npz::to_bytes(&tensors, &m),
             }
-            .map_err(|e| Method(format!("{}: {e}", a.out.display())))?;
-            write_atomic(&a.out, &bytes).map_err(|e| Input(format!("{}: {e}", a.out.display())))?;
+            .map_err(|e| Method(format!("{}: {e}", r.out.display())))?;
+            write_atomic(r.out, &bytes).map_err(|e| Input(format!("{}: {e}", r.out.display())))?;
         }
         OutFormat::Folder => {
             if set.images.kind() != Kind::Uint8
@@ -312,7 +245,7 @@ pub fn run(a: &ExportArgs) -> Result<Exported, ExportError> {
             {
                 return Err(Input(format!(
                     "--out {}: an ImageFolder holds uint8 images with hard labels only; this set has {}; write a .safetensors file",
-                    a.out.display(),
+                    r.out.display(),
                     if set.images.kind() != Kind::Uint8 { "float images" } else { "soft labels or weights" }
                 )));
             }
@@ -321,11 +254,11 @@ pub fn run(a: &ExportArgs) -> Result<Exported, ExportError> {
             let labels = Vec::<i64>::try_from(&set.labels).map_err(|e| Method(e.to_string()))?;
             let s = set.images.size();
             let shape = [s[0] as usize, s[1] as usize, s[2] as usize, s[3] as usize];
-            folder::write(&a.out, &px, shape, &labels, &data.class_names, &m).map_err(Input)?;
+            folder::write(r.out, &px, shape, &labels, &data.class_names, &m).map_err(Input)?;
         }
     }
     Ok(Exported {
-        path: a.out.clone(),
+        path: r.out.to_path_buf(),
         images: set.storage.images,
         kind: set.kind,
         storage: set.storage.clone(),

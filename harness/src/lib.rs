@@ -14,10 +14,12 @@
 //! ```
 
 pub mod cell;
+pub mod cli;
 pub mod conformance;
 pub mod data;
 pub mod dataset;
 pub mod env;
+pub mod error;
 pub mod executor;
 pub mod export;
 pub mod import;

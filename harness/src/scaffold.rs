@@ -1,7 +1,38 @@
 //! `bench new-plugin NAME`: a new method crate from the template, added to the workspace.
 
-use anyhow::{bail, Context as _};
 use std::path::{Path, PathBuf};
+
+/// Why `bench new-plugin` could not create the crate (bad input: exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum ScaffoldError {
+    /// The name is not a valid method name.
+    #[error("plugin name {0:?}: use lowercase letters, digits and '-', starting with a letter (it becomes the method name)")]
+    BadName(String),
+    /// There is no `Cargo.toml` in the directory `bench new-plugin` was run from.
+    #[error("{}: run `bench new-plugin` from the repository root (the Distillery workspace)", .manifest.display())]
+    NoManifest {
+        /// The `Cargo.toml` looked for.
+        manifest: PathBuf,
+        /// Why it could not be read.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The `Cargo.toml` is not the Distillery workspace's.
+    #[error("{}: not the Distillery workspace (no [workspace] with crates/api); run from the repository root", .0.display())]
+    NotTheWorkspace(PathBuf),
+    /// `plugins/<name>` is already there.
+    #[error("{} already exists; pick another name or remove it", .0.display())]
+    Exists(PathBuf),
+    /// The workspace manifest has no (terminated) `members = [` list.
+    #[error("{}: no `members = [` list", .0.display())]
+    NoMembers(PathBuf),
+    /// The members list is not terminated.
+    #[error("unterminated members list")]
+    UnterminatedMembers,
+    /// Writing the new files failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
 
 const CARGO: &str = include_str!("../../crates/plugin-template/Cargo.toml");
 const LIB: &str = include_str!("../../crates/plugin-template/src/lib.rs");
@@ -19,31 +50,26 @@ fn camel(name: &str) -> String {
 }
 
 /// Creates `plugins/<name>/` under the workspace `root` and registers it as a member.
-pub fn new_plugin(root: &Path, name: &str) -> anyhow::Result<PathBuf> {
+pub fn new_plugin(root: &Path, name: &str) -> Result<PathBuf, ScaffoldError> {
     if name.is_empty()
         || !name.starts_with(|c: char| c.is_ascii_lowercase())
         || !name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
     {
-        bail!("plugin name {name:?}: use lowercase letters, digits and '-', starting with a letter (it becomes the method name)");
+        return Err(ScaffoldError::BadName(name.to_string()));
     }
     let manifest = root.join("Cargo.toml");
-    let text = std::fs::read_to_string(&manifest).with_context(|| {
-        format!(
-            "{}: run `bench new-plugin` from the repository root (the Distillery workspace)",
-            manifest.display()
-        )
+    let text = std::fs::read_to_string(&manifest).map_err(|source| ScaffoldError::NoManifest {
+        manifest: manifest.clone(),
+        source,
     })?;
     if !text.contains("[workspace]") || !root.join("crates").join("api").is_dir() {
-        bail!("{}: not the Distillery workspace (no [workspace] with crates/api); run from the repository root", manifest.display());
+        return Err(ScaffoldError::NotTheWorkspace(manifest));
     }
     let dir = root.join("plugins").join(name);
     if dir.exists() {
-        bail!(
-            "{} already exists; pick another name or remove it",
-            dir.display()
-        );
+        return Err(ScaffoldError::Exists(dir));
     }
     let ty = camel(name);
     let cargo: String = CARGO
@@ -72,12 +98,12 @@ pub fn new_plugin(root: &Path, name: &str) -> anyhow::Result<PathBuf> {
     std::fs::write(dir.join("src").join("lib.rs"), lib)?;
     std::fs::write(dir.join("README.md"), format!("# {name}\n\nTODO: what the method does, its paper, its defaults.\n\n<!-- template README follows -->\n{README}"))?;
     let Some(start) = text.find("members = [") else {
-        bail!("{}: no `members = [` list", manifest.display())
+        return Err(ScaffoldError::NoMembers(manifest));
     };
     let end = start
         + text[start..]
             .find(']')
-            .context("unterminated members list")?;
+            .ok_or(ScaffoldError::UnterminatedMembers)?;
     let new_text = format!("{}    \"plugins/{name}\",\n{}", &text[..end], &text[end..]);
     std::fs::write(&manifest, new_text)?;
     Ok(dir)

@@ -1,0 +1,336 @@
+//! Options shared by several subcommands, declared once and `#[command(flatten)]`ed.
+//!
+//! Each group turns what was typed into what the library takes in one `resolve()`. Where a
+//! subcommand words an option's help differently, it rewrites the help text only
+//! (`mut_arg`), never the option.
+
+use crate::dataset::ImageOptions;
+use crate::error::BenchError;
+use crate::plugin::{self, Plugin};
+use distillery_api::{Budget, Family};
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// `--dataset`, `--image-size`, `--channels`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct DataArgs {
+    /// Dataset: `mnist-5k` (embedded) or a directory (MNIST idx, CIFAR-10/100 binary, ImageFolder).
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// ImageFolder datasets: resize images to SIZE x SIZE.
+    #[arg(long, default_value_t = 32)]
+    pub image_size: u32,
+    /// ImageFolder datasets: 3 (RGB) or 1 (grayscale) channels.
+    #[arg(long, default_value_t = 3)]
+    pub channels: usize,
+}
+
+impl DataArgs {
+    /// The dataset spec (`--dataset`, else the protocol's `default_dataset`) and how an
+    /// ImageFolder tree is decoded (side in pixels, channels).
+    pub fn resolve(&self, default_dataset: &str) -> (String, ImageOptions) {
+        (
+            self.dataset
+                .clone()
+                .unwrap_or_else(|| default_dataset.to_string()),
+            ImageOptions {
+                size: self.image_size,
+                channels: self.channels,
+            },
+        )
+    }
+}
+
+/// `--device`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct DeviceArgs {
+    /// cpu, cuda, cuda:N or auto (CUDA when available).
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+}
+
+impl DeviceArgs {
+    /// The device to run on, asking libtorch whether CUDA is there (see [`parse_device`]).
+    pub fn resolve(&self) -> Result<tch::Device, BenchError> {
+        let cuda = tch::Cuda::is_available();
+        let count = if cuda { tch::Cuda::device_count() } else { 0 };
+        parse_device(&self.device, count as usize)
+    }
+}
+
+/// Parses `--device` for a machine with `cuda_devices` CUDA devices: `auto` is `cuda:0` when
+/// there is one and `cpu` otherwise; `cpu`; `cuda` (= `cuda:0`) and `cuda:N` only when that
+/// device exists. Anything else is an error (exit 2): there is no silent fallback to the CPU.
+pub fn parse_device(s: &str, cuda_devices: usize) -> Result<tch::Device, BenchError> {
+    let bad = || BenchError::Usage(format!("--device {s}: expected cpu, cuda, cuda:N or auto"));
+    let index = match s {
+        "auto" if cuda_devices > 0 => 0,
+        "auto" | "cpu" => return Ok(tch::Device::Cpu),
+        "cuda" => 0,
+        s => match s.strip_prefix("cuda:").map(str::parse::<usize>) {
+            Some(Ok(i)) => i,
+            _ => return Err(bad()),
+        },
+    };
+    if cuda_devices == 0 {
+        return Err(BenchError::Usage(format!(
+            "--device {s}: CUDA is not available on this machine (`bench env` shows what libtorch sees)"
+        )));
+    }
+    if index >= cuda_devices {
+        return Err(BenchError::Usage(format!(
+            "--device {s}: this machine has {cuda_devices} CUDA device(s), cuda:0 to cuda:{} (`bench env` shows what libtorch sees)",
+            cuda_devices - 1
+        )));
+    }
+    Ok(tch::Device::Cuda(index))
+}
+
+/// `--threads`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ThreadArgs {
+    /// Total CPU threads (default: SLURM_CPUS_PER_TASK or all CPUs), split across parallel cells.
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+impl ThreadArgs {
+    /// `--threads`, else `default`; at least 1.
+    pub fn resolve(&self, default: usize) -> usize {
+        self.threads.unwrap_or(default).max(1)
+    }
+}
+
+/// The CPUs a run may use: `SLURM_CPUS_PER_TASK` when it is set to a number, else
+/// `available` (the machine's CPUs). Pure: the caller reads the environment.
+pub fn cpus(slurm_cpus_per_task: Option<&str>, available: usize) -> usize {
+    slurm_cpus_per_task
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(available)
+}
+
+/// `--ipc`, `--fraction`, `--bytes`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct BudgetArgs {
+    /// Images-per-class budgets, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub ipc: Option<Vec<usize>>,
+    /// Fraction budgets of the train split (pruning-style), comma-separated, e.g. 0.1,0.3.
+    #[arg(long, value_delimiter = ',')]
+    pub fraction: Option<Vec<f64>>,
+    /// Byte budgets (images + labels at their stored precision), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub bytes: Option<Vec<u64>>,
+}
+
+impl BudgetArgs {
+    /// The budgets given, in the order `--ipc`, `--fraction`, `--bytes`, each checked
+    /// (positive; a fraction in (0, 1]); `default_ipc` when none is given.
+    pub fn resolve(&self, default_ipc: &[usize]) -> Result<Vec<Budget>, BenchError> {
+        let mut budgets: Vec<Budget> = Vec::new();
+        if self.ipc.is_none() && self.fraction.is_none() && self.bytes.is_none() {
+            budgets.extend(default_ipc.iter().map(|&k| Budget::Ipc(k)));
+        }
+        for &k in self.ipc.iter().flatten() {
+            if k == 0 {
+                return Err(BenchError::Usage("--ipc: budgets must be positive".into()));
+            }
+            budgets.push(Budget::Ipc(k));
+        }
+        for &f in self.fraction.iter().flatten() {
+            if !(f > 0.0 && f <= 1.0) {
+                return Err(BenchError::Usage(format!(
+                    "--fraction {f}: must be in (0, 1]"
+                )));
+            }
+            budgets.push(Budget::Fraction(f));
+        }
+        for &b in self.bytes.iter().flatten() {
+            if b == 0 {
+                return Err(BenchError::Usage(
+                    "--bytes: budgets must be positive".into(),
+                ));
+            }
+            budgets.push(Budget::Bytes(b));
+        }
+        Ok(budgets)
+    }
+
+    /// Exactly one budget (`bench export`): the messages `bench export` has always given.
+    pub fn resolve_one(&self) -> Result<Budget, BenchError> {
+        let given: Vec<Budget> = (self.ipc.iter().flatten().map(|&k| Budget::Ipc(k)))
+            .chain(self.fraction.iter().flatten().map(|&f| Budget::Fraction(f)))
+            .chain(self.bytes.iter().flatten().map(|&b| Budget::Bytes(b)))
+            .collect();
+        match given[..] {
+            [Budget::Ipc(0)] | [Budget::Bytes(0)] => {
+                Err(BenchError::Usage("the budget must be positive".into()))
+            }
+            [Budget::Fraction(f)] if !(f > 0.0 && f <= 1.0) => Err(BenchError::Usage(format!(
+                "--fraction {f}: must be in (0, 1]"
+            ))),
+            [one] => Ok(one),
+            _ => Err(BenchError::Usage(
+                "give exactly one budget: --ipc K, --fraction F or --bytes B".into(),
+            )),
+        }
+    }
+}
+
+/// `--plugins`.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct PluginArgs {
+    /// Extra plugin directories or files (also DISTILLERY_PLUGINS, `:`-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub plugins: Vec<PathBuf>,
+}
+
+/// The plugins found on the search path (`--plugins`, `DISTILLERY_PLUGINS`, next to `bench`).
+pub struct Plugins {
+    /// The usable plugins by method name.
+    pub by_name: HashMap<String, Plugin>,
+    extra: Vec<PathBuf>,
+}
+
+impl PluginArgs {
+    /// Discovers the usable plugins (loading each library once).
+    pub fn resolve(&self) -> Plugins {
+        Plugins {
+            by_name: plugin::available(&self.plugins)
+                .into_iter()
+                .map(|p| (p.info.name.clone(), p))
+                .collect(),
+            extra: self.plugins.clone(),
+        }
+    }
+
+    /// The extra directories as the plan records them (absolute).
+    pub fn recorded(&self) -> Vec<PathBuf> {
+        self.plugins
+            .iter()
+            .map(|p| std::path::absolute(p).unwrap_or(p.clone()))
+            .collect()
+    }
+}
+
+impl Plugins {
+    /// Name and family of every usable plugin, sorted by name (the input of
+    /// [`super::resolve::resolve`]).
+    pub fn families(&self) -> Vec<(String, Family)> {
+        let mut v: Vec<(String, Family)> = self
+            .by_name
+            .values()
+            .map(|p| (p.info.name.clone(), p.info.family))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    /// Why there is no plugin named `name`: what is available and what was rejected (exit 2).
+    pub fn missing(&self, name: &str) -> BenchError {
+        BenchError::input(
+            plugin::find(name, &self.extra)
+                .err()
+                .map_or_else(|| format!("no plugin named '{name}'"), |e| e.to_string()),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(r: Result<impl std::fmt::Debug, BenchError>) -> String {
+        format!("{:#}", r.unwrap_err())
+    }
+
+    #[test]
+    fn devices_parse_one_way_and_never_fall_back_to_the_cpu() {
+        assert_eq!(parse_device("auto", 0).unwrap(), tch::Device::Cpu);
+        assert_eq!(parse_device("auto", 2).unwrap(), tch::Device::Cuda(0));
+        assert_eq!(parse_device("cpu", 2).unwrap(), tch::Device::Cpu);
+        assert_eq!(parse_device("cuda", 1).unwrap(), tch::Device::Cuda(0));
+        assert_eq!(parse_device("cuda:1", 2).unwrap(), tch::Device::Cuda(1));
+        assert_eq!(
+            msg(parse_device("cuda", 0)),
+            "--device cuda: CUDA is not available on this machine (`bench env` shows what libtorch sees)"
+        );
+        assert!(msg(parse_device("cuda:2", 2)).contains("has 2 CUDA device(s)"));
+        for bad in ["gpu", "cuda:x", "cuda:", "CPU", ""] {
+            assert_eq!(
+                msg(parse_device(bad, 1)),
+                format!("--device {bad}: expected cpu, cuda, cuda:N or auto")
+            );
+        }
+        assert_eq!(parse_device("cuda:0", 0).unwrap_err().exit_code(), 2);
+    }
+
+    #[test]
+    fn slurm_cpus_win_when_they_are_a_number() {
+        assert_eq!(cpus(Some("6"), 64), 6);
+        assert_eq!(cpus(Some("six"), 64), 64);
+        assert_eq!(cpus(None, 64), 64);
+        let t = ThreadArgs { threads: Some(0) };
+        assert_eq!(t.resolve(8), 1);
+        assert_eq!(ThreadArgs { threads: None }.resolve(8), 8);
+    }
+
+    fn budgets(ipc: &[usize], fraction: &[f64], bytes: &[u64]) -> BudgetArgs {
+        fn some<T: Clone>(v: &[T]) -> Option<Vec<T>> {
+            (!v.is_empty()).then(|| v.to_vec())
+        }
+        BudgetArgs {
+            ipc: some(ipc),
+            fraction: some(fraction),
+            bytes: some(bytes),
+        }
+    }
+
+    #[test]
+    fn budgets_default_to_the_protocol_and_are_checked() {
+        let b = budgets(&[], &[], &[]).resolve(&[1, 10]).unwrap();
+        assert_eq!(b.len(), 2);
+        assert!(matches!(b[..], [Budget::Ipc(1), Budget::Ipc(10)]));
+        let b = budgets(&[5], &[0.5], &[1000]).resolve(&[1]).unwrap();
+        assert!(matches!(
+            b[..],
+            [Budget::Ipc(5), Budget::Fraction(_), Budget::Bytes(1000)]
+        ));
+        assert_eq!(
+            msg(budgets(&[0], &[], &[]).resolve(&[1])),
+            "--ipc: budgets must be positive"
+        );
+        assert_eq!(
+            msg(budgets(&[], &[1.5], &[]).resolve(&[1])),
+            "--fraction 1.5: must be in (0, 1]"
+        );
+        assert_eq!(
+            msg(budgets(&[], &[], &[0]).resolve(&[1])),
+            "--bytes: budgets must be positive"
+        );
+    }
+
+    #[test]
+    fn export_takes_exactly_one_budget() {
+        assert!(matches!(
+            budgets(&[3], &[], &[]).resolve_one().unwrap(),
+            Budget::Ipc(3)
+        ));
+        assert_eq!(
+            msg(budgets(&[], &[], &[]).resolve_one()),
+            "give exactly one budget: --ipc K, --fraction F or --bytes B"
+        );
+        assert_eq!(
+            msg(budgets(&[1, 2], &[], &[]).resolve_one()),
+            "give exactly one budget: --ipc K, --fraction F or --bytes B"
+        );
+        assert_eq!(
+            msg(budgets(&[0], &[], &[]).resolve_one()),
+            "the budget must be positive"
+        );
+        assert_eq!(
+            msg(budgets(&[], &[0.0], &[]).resolve_one()),
+            "--fraction 0: must be in (0, 1]"
+        );
+    }
+}

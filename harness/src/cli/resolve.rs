@@ -1,0 +1,172 @@
+//! "Resolve the run": from what was typed, the loaded protocol, the plugins found and the
+//! method-config overrides, decide what a run will do, before anything runs.
+//!
+//! [`resolve`] is pure: no I/O and no printing (the caller reads the environment into a
+//! [`RunEnv`], loads the files, and prints [`ResolvedRun::baseline_note`]), so that the rules
+//! below are unit-tested without a process:
+//! - budgets: `--ipc`/`--fraction`/`--bytes` (checked), else the protocol's IPC list;
+//! - seeds: `--seeds`, else the protocol's; at least 1;
+//! - methods: `--methods` (`all`: every usable plugin, by name), else the protocol's; `file:PATH`
+//!   entries and `--from` are imported sets, not plugins; every name must be a usable plugin;
+//! - the `random` baseline is added in front when any competing method (not a reference line)
+//!   or an imported set runs, with a note saying so;
+//! - every `[methods.<name>]` table of `--method-config` must name a usable plugin;
+//! - threads: `--threads`, else `SLURM_CPUS_PER_TASK`, else the machine's CPUs; jobs:
+//!   `--jobs`, else one per thread on the CPU and 1 on a GPU, clamped to 1..=threads; each
+//!   cell gets threads / jobs threads (at least 1);
+//! - output: `--out`, else `bench-out/<protocol>/<dataset name>`.
+
+use super::args;
+use super::run::RunArgs;
+use crate::error::BenchError;
+use crate::method_config::Overrides;
+use crate::protocol::Protocol;
+use crate::report::BASELINE;
+use distillery_api::{Budget, Family};
+use std::path::PathBuf;
+
+/// What the run needs from the process environment, read by the caller.
+#[derive(Clone, Debug, Default)]
+pub struct RunEnv {
+    /// The value of `SLURM_CPUS_PER_TASK`, if set (used when it is a number).
+    pub slurm_cpus_per_task: Option<String>,
+    /// The CPUs this process may use (`std::thread::available_parallelism`).
+    pub available_cpus: usize,
+}
+
+impl RunEnv {
+    /// Reads `SLURM_CPUS_PER_TASK` and the available parallelism of this process.
+    pub fn of_process() -> RunEnv {
+        RunEnv {
+            slurm_cpus_per_task: std::env::var("SLURM_CPUS_PER_TASK").ok(),
+            available_cpus: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+        }
+    }
+}
+
+/// Everything a run was resolved to, before the plan is built.
+#[derive(Clone, Debug)]
+pub struct ResolvedRun {
+    /// The budgets, in the order given (`--ipc`, then `--fraction`, then `--bytes`).
+    pub budgets: Vec<Budget>,
+    /// Seeds per cell (the run seeds are `0..seeds`).
+    pub seeds: usize,
+    /// The plugin methods to run with their families, the baseline first when added.
+    pub methods: Vec<(String, Family)>,
+    /// Compressed sets to import (`--methods file:PATH` and `--from`), in order.
+    pub imported: Vec<PathBuf>,
+    /// Set when the baseline was added: the note to show the user (without `note: `).
+    pub baseline_note: Option<String>,
+    /// Total CPU threads of the run.
+    pub threads: usize,
+    /// Cells run in parallel.
+    pub jobs: usize,
+    /// CPU threads of each cell.
+    pub threads_per_cell: usize,
+    /// Where the records go.
+    pub out: PathBuf,
+    /// The `--method-config` tables by method name (empty without the option).
+    pub method_overrides: Overrides,
+}
+
+/// Resolves a run (see the module docs for the rules).
+///
+/// - `dataset_name`: the name of the loaded dataset (the default output directory uses it);
+/// - `device`: the resolved `--device` (jobs default to one per thread on the CPU only);
+/// - `plugins`: name and family of every usable plugin;
+/// - `overrides`: the tables read from `args.method_config` (empty without it).
+///
+/// Errors (exit 2; texts as `bench` has always printed them): [`BenchError::Usage`] for a
+/// budget or `--seeds`, [`BenchError::UnknownMethod`] for a method (or the baseline) with no
+/// usable plugin, [`BenchError::Input`] for a `--method-config` table that names none.
+pub fn resolve(
+    args: &RunArgs,
+    protocol: &Protocol,
+    dataset_name: &str,
+    device: tch::Device,
+    plugins: &[(String, Family)],
+    overrides: Overrides,
+    env: &RunEnv,
+) -> Result<ResolvedRun, BenchError> {
+    let budgets = args.budget.resolve(&protocol.defaults.ipc)?;
+    let seeds = args.seeds.unwrap_or(protocol.defaults.seeds);
+    if seeds == 0 {
+        return Err(BenchError::Usage("--seeds must be at least 1".into()));
+    }
+
+    let family_of = |m: &str| -> Result<Family, BenchError> {
+        plugins
+            .iter()
+            .find(|(n, _)| n == m)
+            .map(|(_, f)| *f)
+            .ok_or_else(|| BenchError::UnknownMethod(m.to_string()))
+    };
+    // `file:PATH` entries (and --from) are sets imported from files, not plugins.
+    let (named, imported) =
+        crate::import::split_methods(args.methods.as_deref().unwrap_or_default(), &args.from);
+    let wanted: Vec<String> = match args.methods.as_ref().map(|_| &named) {
+        Some(m) if m.len() == 1 && m[0] == "all" => {
+            let mut v: Vec<String> = plugins.iter().map(|(n, _)| n.clone()).collect();
+            v.sort();
+            v
+        }
+        Some(m) => m.clone(),
+        None => protocol.defaults.methods.clone(),
+    };
+    let mut methods = Vec::new();
+    for m in &wanted {
+        methods.push((m.clone(), family_of(m)?));
+    }
+    if let Some(f) = &args.method_config {
+        if let Some(unknown) = overrides.keys().find(|k| family_of(k).is_err()) {
+            return Err(BenchError::input(format!(
+                "method config {}: [methods.{unknown}] names no installed plugin",
+                f.display()
+            )));
+        }
+    }
+    // The random baseline runs in every table that has a competing method.
+    let mut baseline_note = None;
+    if !methods.iter().any(|(m, _)| m == BASELINE)
+        && (!imported.is_empty() || methods.iter().any(|(_, f)| *f != Family::Reference))
+    {
+        methods.insert(0, (BASELINE.into(), family_of(BASELINE)?));
+        baseline_note = Some(format!(
+            "added the '{BASELINE}' baseline: every method is compared with it"
+        ));
+    }
+
+    let cpus = args::cpus(env.slurm_cpus_per_task.as_deref(), env.available_cpus);
+    let threads = args.threads.resolve(cpus);
+    let jobs = args
+        .jobs
+        .unwrap_or(if device == tch::Device::Cpu {
+            threads
+        } else {
+            1
+        })
+        .clamp(1, threads);
+    let threads_per_cell = (threads / jobs).max(1);
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from("bench-out")
+            .join(&protocol.name)
+            .join(dataset_name)
+    });
+    Ok(ResolvedRun {
+        budgets,
+        seeds,
+        methods,
+        imported,
+        baseline_note,
+        threads,
+        jobs,
+        threads_per_cell,
+        out,
+        method_overrides: overrides,
+    })
+}
+
+#[cfg(test)]
+mod tests;
