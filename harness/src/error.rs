@@ -8,6 +8,8 @@
 
 use crate::data::DataError;
 use crate::export::ExportError;
+use crate::import::ImportError;
+use crate::method_config::MethodConfigError;
 use crate::protocol::ProtocolError;
 use crate::scaffold::ScaffoldError;
 
@@ -51,6 +53,13 @@ pub enum BenchError {
     /// The dataset could not be read.
     #[error(transparent)]
     Data(#[from] DataError),
+    /// A compressed set given with `--from` / `file:PATH` was refused (names the file and the
+    /// tensor or metadata key at fault).
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    /// A `--method-config` / `--config` file could not be read or was refused.
+    #[error(transparent)]
+    MethodConfig(#[from] MethodConfigError),
     /// `bench export` failed: bad input (exit 2) or the method (exit 1).
     #[error(transparent)]
     Export(#[from] ExportError),
@@ -58,7 +67,7 @@ pub enum BenchError {
     #[error(transparent)]
     Scaffold(#[from] ScaffoldError),
     /// Other bad input, reported by a module without a typed error of its own yet
-    /// (imported files, method configs, plugin lookup, result directories): the error as
+    /// (plugin lookup, result directories): the error as
     /// that module gave it, often a boxed `String`.
     #[error(transparent)]
     Input(Box<dyn std::error::Error + Send + Sync>),
@@ -76,6 +85,8 @@ impl BenchError {
             | BenchError::Protocol(_)
             | BenchError::Data(_)
             | BenchError::Scaffold(_)
+            | BenchError::Import(_)
+            | BenchError::MethodConfig(_)
             | BenchError::Input(_) => exit_code::BAD_INPUT,
             BenchError::Export(ExportError::Method(_)) => exit_code::METHOD_FAILED,
             BenchError::Export(_) => exit_code::BAD_INPUT,

@@ -62,7 +62,7 @@ pub fn run(a: &ExportArgs) -> Result<u8, BenchError> {
         crate::plugin::find(&a.method, &a.plugins.plugins).map_err(BenchError::bad_input)?;
     let overrides = match &a.method_config {
         None => None,
-        Some(f) => Some(crate::method_config::load(f).map_err(BenchError::bad_input)?),
+        Some(f) => Some(crate::method_config::load(f)?),
     };
     let request = Request {
         loaded: &loaded,

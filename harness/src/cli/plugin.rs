@@ -29,7 +29,7 @@ pub fn run(cmd: PluginCmd) -> Result<u8, BenchError> {
     let table = match &config {
         None => serde_json::json!({}),
         Some(f) => {
-            let o = crate::method_config::load(f).map_err(BenchError::bad_input)?;
+            let o = crate::method_config::load(f)?;
             let name = crate::plugin::load(&path)
                 .map(|p| p.info.name)
                 .unwrap_or_default();

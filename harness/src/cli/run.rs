@@ -72,7 +72,7 @@ pub fn run(args: &RunArgs) -> Result<u8, BenchError> {
     let plugins = args.plugins.resolve();
     let overrides = match &args.method_config {
         None => Default::default(),
-        Some(f) => crate::method_config::load(f).map_err(BenchError::bad_input)?,
+        Some(f) => crate::method_config::load(f)?,
     };
     let run = match resolve(
         args,
@@ -104,7 +104,7 @@ pub fn run(args: &RunArgs) -> Result<u8, BenchError> {
 
     // Every imported file is read and checked against the dataset now (exit 2 on a bad file).
     let imports =
-        crate::import::plan(&imported, &data, &budgets, seeds).map_err(BenchError::input)?;
+        crate::import::plan(&imported, &data, &budgets, seeds)?;
     for w in imports.sources.iter().flat_map(|s| &s.warnings) {
         eprintln!("warning: {w}");
     }
