@@ -10,7 +10,7 @@
 use crate::protocol::Loaded;
 use crate::record::{Record, Status};
 use distillery_stats as stats;
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The baseline every method is compared with.
@@ -38,8 +38,47 @@ pub struct Comparison {
     pub mark: &'static str,
 }
 
+/// A [`Comparison`] as read from JSON, before its labels become the fixed `&'static str`s.
+#[derive(Deserialize)]
+struct ComparisonText {
+    diff: f64,
+    ci_low: f64,
+    ci_high: f64,
+    p: f64,
+    p_holm: f64,
+    test: String,
+    mark: String,
+}
+
+// By hand: serde's derive would ask `'de: 'static` for the `&'static str` fields.
+impl<'de> Deserialize<'de> for Comparison {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let c = ComparisonText::deserialize(d)?;
+        let fixed = |s: &str| {
+            ["paired", "welch", "", "*", "**", "***"]
+                .into_iter()
+                .find(|l| *l == s)
+                .ok_or_else(|| serde::de::Error::custom(format!("unknown test or mark `{s}`")))
+        };
+        Ok(Comparison {
+            diff: c.diff,
+            ci_low: c.ci_low,
+            ci_high: c.ci_high,
+            p: c.p,
+            p_holm: c.p_holm,
+            test: fixed(&c.test)?,
+            mark: fixed(&c.mark)?,
+        })
+    }
+}
+
+/// `null` (how JSON writes a non-finite float) reads back as `f64::INFINITY`.
+fn null_as_infinity<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
+}
+
 /// One (method, budget) entry of the table.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Aggregate {
     pub method: String,
     pub family: String,
@@ -83,7 +122,7 @@ impl Aggregate {
 
 /// Friedman test (tie-corrected χ²_F) with the Iman–Davenport F over budget blocks, and the
 /// Nemenyi critical difference at α = 0.05.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RankTest {
     /// Methods compared (columns), in table order.
     pub methods: Vec<String>,
@@ -95,6 +134,9 @@ pub struct RankTest {
     pub chi2: f64,
     pub chi2_df: f64,
     pub chi2_p: f64,
+    /// Iman–Davenport F_F; `f64::INFINITY` when every block ranks the methods alike (JSON
+    /// writes it as `null`, and reading `null` gives infinity back).
+    #[serde(deserialize_with = "null_as_infinity")]
     pub f_stat: f64,
     pub f_df1: f64,
     pub f_df2: f64,
@@ -104,7 +146,7 @@ pub struct RankTest {
 }
 
 /// One member of the accuracy-vs-storage Pareto frontier.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ParetoMember {
     pub method: String,
     pub budget: String,
@@ -116,7 +158,7 @@ pub struct ParetoMember {
 /// accuracy (a soft- or native-label protocol) minus the same method's accuracy under the
 /// hard-label protocol on the same dataset, on the means over the seeds each side has
 /// (`distillery_stats::label_gain`), with the number of seeds both sides share.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LabelGain {
     pub method: String,
     pub budget: String,
@@ -160,7 +202,7 @@ pub fn label_gains(rep: &Report, hard: &[super::compare::CellRow]) -> Vec<LabelG
 }
 
 /// The teacher(s) the records' labels came from, for captions.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TeacherSummary {
     pub key: String,
     pub model: String,
@@ -170,7 +212,7 @@ pub struct TeacherSummary {
 }
 
 /// Facts about the run that come from the protocol text in `plan.json`, for captions.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Setup {
     pub protocol_origin: String,
     pub description: String,
@@ -184,7 +226,7 @@ pub struct Setup {
 }
 
 /// A whole table: what the records say, plus the caption facts.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Report {
     pub protocol: String,
     pub protocol_version: String,

@@ -16,6 +16,9 @@ pub mod formats;
 pub mod plots;
 pub mod publish;
 
+#[cfg(test)]
+mod published_tests;
+
 pub use aggregate::{
     budget_header, build, Aggregate, Comparison, LabelGain, ParetoMember, RankTest, Report, Setup,
     BASELINE, REFERENCE,
