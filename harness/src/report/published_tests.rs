@@ -11,7 +11,8 @@
 //! With `RERENDER_DUMP=DIR` set, the rendered files are also written to `DIR/<protocol>/`,
 //! for a `diff -r` against `results/mnist-5k/`.
 
-use super::{plots, Report};
+use super::rows::{write_csv, CellCsvRow};
+use super::{plots, read_side, Report};
 use std::path::PathBuf;
 
 const PUBLISHED: [&str; 3] = ["hard-label", "soft-label", "native-label"];
@@ -155,6 +156,19 @@ fn published_tables_rerender_byte_identical() {
                 assert!(want == text, "{p}/{name} differs from the committed file");
             }
         }
+        // cells.csv: read back through its row struct, written out again.
+        let cells = committed(p, "cells.csv").expect("a committed cells.csv");
+        let rows: Vec<CellCsvRow> = csv::Reader::from_reader(cells.as_bytes())
+            .deserialize()
+            .collect::<Result<_, _>>()
+            .expect("cells.csv reads through CellCsvRow");
+        assert!(
+            write_csv(rows).expect("rows write") == cells,
+            "{p}/cells.csv does not round-trip through CellCsvRow"
+        );
+        // And it is a `bench compare` side with every cell.
+        let side = read_side(&folder(p)).expect("a compare side");
+        assert_eq!(side.rows.len(), cells.lines().count() - 1, "{p}");
         let readme = committed(p, "README.md").expect("a committed README.md");
         assert!(
             readme.contains(&rep.markdown()),
