@@ -7,129 +7,18 @@
 //! Every statistic comes from `distillery_stats`; nothing is computed by hand here except
 //! arithmetic means of bookkeeping quantities (bytes, seconds).
 
-use crate::protocol::Loaded;
+use super::fmt::budget_sort_key;
+use super::model::{
+    Aggregate, CellRow, Comparison, LabelGain, ParetoMember, RankTest, Report, TeacherSummary,
+    BASELINE, REFERENCE,
+};
 use crate::record::{Record, Status};
 use distillery_stats as stats;
-use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-
-/// The baseline every method is compared with.
-pub const BASELINE: &str = "random";
-/// The reference line (whole train split) that HLR / LRS are measured against.
-pub const REFERENCE: &str = "full";
-/// Significance level of the Nemenyi critical difference.
-pub const NEMENYI_ALPHA: f64 = 0.05;
-
-/// Difference of a cell from another (method − random in a report; B − A in a comparison).
-#[derive(Clone, Debug, Serialize)]
-pub struct Comparison {
-    /// Difference of means, in accuracy fractions.
-    pub diff: f64,
-    /// 95 % t-interval of the difference.
-    pub ci_low: f64,
-    pub ci_high: f64,
-    /// Two-sided p-value of the test, unadjusted.
-    pub p: f64,
-    /// Holm-adjusted p-value (across every comparison of the table).
-    pub p_holm: f64,
-    /// "paired" (seeds pair the runs) or "welch".
-    pub test: &'static str,
-    /// `*`, `**`, `***` from `p_holm`, or empty.
-    pub mark: &'static str,
-}
-
-/// One (method, budget) entry of the table.
-#[derive(Clone, Debug, Serialize)]
-pub struct Aggregate {
-    pub method: String,
-    pub family: String,
-    pub budget: String,
-    /// Accuracies (fractions) by seed, finished cells only.
-    pub by_seed: BTreeMap<u64, f64>,
-    /// Finished seeds (`by_seed.len()`).
-    pub n: usize,
-    /// Cells whose record says `failed`.
-    pub failed: usize,
-    /// Seeds of the failed cells, with the first line of their error.
-    pub failures: Vec<(u64, String)>,
-    /// Expected seeds with no record at all (neither finished nor failed).
-    pub missing: usize,
-    /// Mean, sample std and 95 % t-interval (`ci_low`, `ci_high`) over `by_seed`.
-    pub summary: Option<stats::Summary>,
-    pub vs_random: Option<Comparison>,
-    /// Rank of the mean among the competing methods at this budget (1 = best, ties averaged).
-    pub rank: Option<f64>,
-    /// DD-Ranking improvement over random, mean − mean(random) at this budget (fractions).
-    pub ior: Option<f64>,
-    /// DD-Ranking hard-label recovery, mean(full) − mean (fractions); needs a `full` row.
-    pub hlr: Option<f64>,
-    /// DD-Ranking label-robust score N(½·IOR − ½·HLR) in [0, 1]; needs `full` and `random`.
-    pub lrs: Option<f64>,
-    /// Mean of `storage.total_bytes` (images + labels) over finished cells.
-    pub mean_total_bytes: Option<f64>,
-    pub mean_compress_seconds: Option<f64>,
-    /// On the accuracy-vs-total-bytes Pareto frontier of the whole table.
-    pub pareto: bool,
-}
-
-impl Aggregate {
-    pub fn is_reference(&self) -> bool {
-        self.family == "reference"
-    }
-    pub fn mean(&self) -> Option<f64> {
-        self.summary.as_ref().map(|s| s.mean)
-    }
-}
-
-/// Friedman test (tie-corrected χ²_F) with the Iman–Davenport F over budget blocks, and the
-/// Nemenyi critical difference at α = 0.05.
-#[derive(Clone, Debug, Serialize)]
-pub struct RankTest {
-    /// Methods compared (columns), in table order.
-    pub methods: Vec<String>,
-    /// Budgets used as blocks (those where every method has a mean).
-    pub blocks: Vec<String>,
-    pub k: usize,
-    pub n_blocks: usize,
-    pub avg_ranks: Vec<f64>,
-    pub chi2: f64,
-    pub chi2_df: f64,
-    pub chi2_p: f64,
-    pub f_stat: f64,
-    pub f_df1: f64,
-    pub f_df2: f64,
-    pub f_p: f64,
-    /// Nemenyi CD at α = 0.05 (`None` unless 2 <= k <= 10).
-    pub nemenyi_cd: Option<f64>,
-}
-
-/// One member of the accuracy-vs-storage Pareto frontier.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct ParetoMember {
-    pub method: String,
-    pub budget: String,
-    pub mean_accuracy: f64,
-    pub mean_total_bytes: f64,
-}
-
-/// Label gain (acc_soft − acc_hard, fractions) of one (method, budget): this report's
-/// accuracy (a soft- or native-label protocol) minus the same method's accuracy under the
-/// hard-label protocol on the same dataset, on the means over the seeds each side has
-/// (`distillery_stats::label_gain`), with the number of seeds both sides share.
-#[derive(Clone, Debug, Serialize)]
-pub struct LabelGain {
-    pub method: String,
-    pub budget: String,
-    pub gain: f64,
-    pub acc_labels: f64,
-    pub acc_hard: f64,
-    pub n_labels: usize,
-    pub n_hard: usize,
-}
 
 /// Pairs this report's cells with the finished hard-label cells of the same dataset
 /// (`hard`: one row per cell, as `bench compare` reads them).
-pub fn label_gains(rep: &Report, hard: &[super::compare::CellRow]) -> Vec<LabelGain> {
+pub fn label_gains(rep: &Report, hard: &[CellRow]) -> Vec<LabelGain> {
     let mut out = Vec::new();
     for c in &rep.cells {
         let accs: Vec<f64> = hard
@@ -157,90 +46,6 @@ pub fn label_gains(rep: &Report, hard: &[super::compare::CellRow]) -> Vec<LabelG
         }
     }
     out
-}
-
-/// The teacher(s) the records' labels came from, for captions.
-#[derive(Clone, Debug, Serialize)]
-pub struct TeacherSummary {
-    pub key: String,
-    pub model: String,
-    pub val_acc: f64,
-    pub test_acc: f64,
-    pub parameter_bytes: u64,
-}
-
-/// Facts about the run that come from the protocol text in `plan.json`, for captions.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Setup {
-    pub protocol_origin: String,
-    pub description: String,
-    pub source: String,
-    /// e.g. `convnet (width 32, depth 3)`.
-    pub student: String,
-    pub labels: String,
-    pub epochs: usize,
-    pub reference_epochs: usize,
-    pub augment: String,
-}
-
-/// A whole table: what the records say, plus the caption facts.
-#[derive(Clone, Debug, Serialize)]
-pub struct Report {
-    pub protocol: String,
-    pub protocol_version: String,
-    pub protocol_hash: String,
-    pub dataset: String,
-    pub dataset_checksum: String,
-    /// From the protocol text in `plan.json`, when available.
-    pub setup: Option<Setup>,
-    pub devices: Vec<String>,
-    pub seeds: Vec<u64>,
-    pub budgets: Vec<String>,
-    pub methods: Vec<String>,
-    pub cells: Vec<Aggregate>,
-    /// Average rank per method over the budgets where every competing method has a mean
-    /// (1 = best; reference lines excluded).
-    pub avg_rank: BTreeMap<String, f64>,
-    pub rank_test: Option<RankTest>,
-    /// Why `rank_test` is absent, when it is.
-    pub rank_test_note: Option<String>,
-    /// Pareto frontier of mean accuracy vs mean total bytes, over every cell with storage
-    /// (references included), sorted by bytes.
-    pub pareto: Vec<ParetoMember>,
-    /// See [`LabelGain`]: filled when a hard-label report of the same dataset is found for a
-    /// soft- or native-label report; `None` otherwise.
-    pub label_gain: Option<Vec<LabelGain>>,
-    /// Where the hard-label side of the label gain came from.
-    pub label_gain_source: Option<String>,
-    /// Teachers recorded in the cells (soft- and native-label protocols).
-    pub teachers: Vec<TeacherSummary>,
-    pub expected_seeds: usize,
-    pub warnings: Vec<String>,
-}
-
-pub(crate) fn budget_sort_key(label: &str) -> (u8, f64) {
-    if let Some(k) = label.strip_prefix("ipc") {
-        (0, k.parse().unwrap_or(0.0))
-    } else if let Some(f) = label.strip_prefix("frac") {
-        (1, f.parse().unwrap_or(0.0))
-    } else if let Some(b) = label.strip_prefix("bytes") {
-        (2, b.parse().unwrap_or(0.0))
-    } else {
-        (3, 0.0)
-    }
-}
-
-/// Column header of a budget label: `ipc10` → `IPC 10`, `frac0.1` → `10%`, `bytes4096` → `4096 B`.
-pub fn budget_header(label: &str) -> String {
-    if let Some(k) = label.strip_prefix("ipc") {
-        format!("IPC {k}")
-    } else if let Some(f) = label.strip_prefix("frac") {
-        format!("{}%", f.parse::<f64>().map(|v| v * 100.0).unwrap_or(0.0))
-    } else if let Some(b) = label.strip_prefix("bytes") {
-        format!("{b} B")
-    } else {
-        label.to_string()
-    }
 }
 
 fn mean_of(v: &[f64]) -> Option<f64> {
@@ -684,78 +489,5 @@ fn pareto(cells: &mut [Aggregate], warnings: &mut Vec<String>) -> Vec<ParetoMemb
             warnings.push(format!("Pareto frontier not computed: {e}"));
             Vec::new()
         }
-    }
-}
-
-impl Report {
-    pub fn cell(&self, method: &str, budget: &str) -> Option<&Aggregate> {
-        self.cells
-            .iter()
-            .find(|c| c.method == method && c.budget == budget)
-    }
-
-    /// The reference row of a method (reference methods have one cell, budget `full`).
-    pub fn reference_cell(&self, method: &str) -> Option<&Aggregate> {
-        self.cells
-            .iter()
-            .find(|c| c.method == method && c.is_reference())
-    }
-
-    pub fn is_reference_method(&self, method: &str) -> bool {
-        self.reference_cell(method).is_some()
-    }
-
-    /// Whether the number of finished seeds differs between cells or from the expected count.
-    pub fn n_varies(&self) -> bool {
-        self.cells.iter().any(|c| c.n != self.expected_seeds)
-    }
-
-    /// Adds the caption facts from the protocol text of `plan.json` (student, epochs, labels).
-    pub fn with_protocol_text(mut self, text: &str, origin: &str) -> Self {
-        match Loaded::parse(text, origin) {
-            Ok(l) => {
-                let p = &l.protocol;
-                let arch = serde_json::to_value(p.student.arch)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_else(|| format!("{:?}", p.student.arch));
-                let student = if arch.starts_with("convnet") {
-                    format!(
-                        "{arch} (width {}, depth {})",
-                        p.student.width, p.student.depth
-                    )
-                } else {
-                    arch
-                };
-                let augment = serde_json::to_value(p.train.augment)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default();
-                if l.hash != self.protocol_hash && !self.protocol_hash.is_empty() {
-                    self.warnings.push(format!(
-                        "plan.json protocol hash {} differs from the records' {}",
-                        &l.hash[..12],
-                        &self.protocol_hash[..12.min(self.protocol_hash.len())]
-                    ));
-                }
-                self.setup = Some(Setup {
-                    protocol_origin: origin.to_string(),
-                    description: p.description.clone(),
-                    source: p.source.clone(),
-                    student,
-                    labels: serde_json::to_value(p.labels)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default(),
-                    epochs: p.train.epochs,
-                    reference_epochs: p.reference.epochs,
-                    augment,
-                });
-            }
-            Err(e) => self
-                .warnings
-                .push(format!("protocol text in plan.json does not parse: {e}")),
-        }
-        self
     }
 }

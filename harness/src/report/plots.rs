@@ -3,8 +3,8 @@
 //! (only when soft-label results exist). Each function returns `None` when there is nothing
 //! to draw.
 
-use super::aggregate::{budget_header, Report};
-use super::formats::human_bytes;
+use super::fmt::{budget_header, human_bytes};
+use super::model::Report;
 use plotters::prelude::*;
 
 /// (budget position, mean accuracy %, 95% interval in %).
@@ -246,7 +246,7 @@ fn budget_ticks(budgets: &[String]) -> impl Fn(&f64) -> String {
 }
 
 /// Label gain (soft − hard, points) vs budget per method. `None` until a soft-label protocol
-/// exists and [`Report::label_gain`] is filled (see [`super::aggregate::LabelGain`]).
+/// exists and [`Report::label_gain`] is filled (see [`super::model::LabelGain`]).
 pub fn label_gain_svg(rep: &Report) -> Option<String> {
     let gains = rep.label_gain.as_ref().filter(|g| !g.is_empty())?;
     let nb = rep.budgets.len();

@@ -4,9 +4,11 @@
 //! as an index of every `ROOT/*/*/` directory. Every file is written atomically (temporary
 //! file in the same directory, fsync, rename), so a crash never leaves half a file.
 
-use super::aggregate::{budget_header, Report};
-use super::formats::{cells_csv, human_bytes};
+use super::error::ReportError;
+use super::fmt::{budget_header, human_bytes};
+use super::model::Report;
 use super::plots;
+use super::render::{csv, json};
 use crate::record::Record;
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -68,13 +70,19 @@ pub fn target_dir(rep: &Report, root: &Path) -> PathBuf {
 }
 
 /// Publishes `rep` (and the records it was built from) under `root`; returns the directory.
-pub fn publish(rep: &Report, records: &[Record], root: &Path) -> anyhow::Result<PathBuf> {
+///
+/// # Errors
+/// [`ReportError::NothingToPublish`] without cells; [`ReportError::CreateDir`] /
+/// [`ReportError::Write`] when the directory or a file cannot be written.
+pub fn publish(rep: &Report, records: &[Record], root: &Path) -> Result<PathBuf, ReportError> {
     if rep.cells.is_empty() {
-        anyhow::bail!("nothing to publish: no cell records");
+        return Err(ReportError::NothingToPublish);
     }
     let dir = target_dir(rep, root);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| anyhow::anyhow!("{}: cannot create: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|cause| ReportError::CreateDir {
+        path: dir.clone(),
+        cause,
+    })?;
     let mine: Vec<Record> = records
         .iter()
         .filter(|r| r.protocol.hash == rep.protocol_hash)
@@ -82,13 +90,12 @@ pub fn publish(rep: &Report, records: &[Record], root: &Path) -> anyhow::Result<
         .collect();
     let w = |name: &str, text: &str| {
         let p = dir.join(name);
-        write_atomic(&p, text.as_bytes())
-            .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", p.display()))
+        write_atomic(&p, text.as_bytes()).map_err(|cause| ReportError::Write { path: p, cause })
     };
     w("table.md", &rep.markdown())?;
-    w("table.csv", &rep.csv())?;
-    w("cells.csv", &cells_csv(&mine))?;
-    w("report.json", &format!("{}\n", rep.json()))?;
+    w("table.csv", &csv::aggregate_csv(rep)?)?;
+    w("cells.csv", &csv::cells(&mine)?)?;
+    w("report.json", &format!("{}\n", json::report_json(rep)?))?;
     let figures: [(&str, Option<String>); 3] = [
         ("accuracy_vs_budget.svg", plots::accuracy_vs_budget_svg(rep)),
         (
@@ -372,7 +379,10 @@ fn subdirs(p: &Path) -> Vec<PathBuf> {
 }
 
 /// Rewrites `root/README.md`: one line per `root/<dataset>/<protocol>/` directory.
-pub fn write_index(root: &Path) -> anyhow::Result<()> {
+///
+/// # Errors
+/// [`ReportError::Write`] when the index cannot be written.
+pub fn write_index(root: &Path) -> Result<(), ReportError> {
     let mut s = String::from(
         "# Distillery results\n\n\
          Published with `bench report <out-dir> --publish`; one directory per dataset and \
@@ -392,6 +402,5 @@ pub fn write_index(root: &Path) -> anyhow::Result<()> {
         s.push_str("(nothing published yet)\n");
     }
     let p = root.join("README.md");
-    write_atomic(&p, s.as_bytes())
-        .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", p.display()))
+    write_atomic(&p, s.as_bytes()).map_err(|cause| ReportError::Write { path: p, cause })
 }
