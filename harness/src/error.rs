@@ -11,6 +11,7 @@ use crate::export::ExportError;
 use crate::import::ImportError;
 use crate::method_config::MethodConfigError;
 use crate::protocol::ProtocolError;
+use crate::report::ReportError;
 use crate::scaffold::ScaffoldError;
 
 /// The exit codes of `bench`, documented in `bench --help` and in the README.
@@ -60,6 +61,10 @@ pub enum BenchError {
     /// A `--method-config` / `--config` file could not be read or was refused.
     #[error(transparent)]
     MethodConfig(#[from] MethodConfigError),
+    /// A result directory could not be read, rendered or published (`bench report`,
+    /// `bench compare`).
+    #[error(transparent)]
+    Report(#[from] ReportError),
     /// `bench export` failed: bad input (exit 2) or the method (exit 1).
     #[error(transparent)]
     Export(#[from] ExportError),
@@ -87,6 +92,7 @@ impl BenchError {
             | BenchError::Scaffold(_)
             | BenchError::Import(_)
             | BenchError::MethodConfig(_)
+            | BenchError::Report(_)
             | BenchError::Input(_) => exit_code::BAD_INPUT,
             BenchError::Export(ExportError::Method(_)) => exit_code::METHOD_FAILED,
             BenchError::Export(_) => exit_code::BAD_INPUT,

@@ -1,6 +1,6 @@
 //! `bench compare A B`: B − A per (method, budget), with tests.
 //!
-//! Prints through `report::cli_compare`, which still prints itself (see `report.rs` here).
+//! The library renders ([`report::render_compare`]); this module prints.
 
 use crate::error::{exit_code, BenchError};
 use crate::report::{self, Format};
@@ -21,6 +21,8 @@ pub struct CompareArgs {
 
 /// Prints the comparison; an unreadable side is bad input (exit 2).
 pub fn run(a: &CompareArgs) -> Result<u8, BenchError> {
-    report::cli_compare(&a.a, &a.b, a.format, a.width).map_err(BenchError::bad_input)?;
+    let out = report::render_compare(&a.a, &a.b, a.format, a.width)?;
+    super::print_warnings(&out.warnings);
+    super::print_text(&out.text);
     Ok(exit_code::SUCCESS)
 }

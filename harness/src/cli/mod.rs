@@ -113,3 +113,18 @@ pub fn dispatch(cli: Cli) -> Result<u8, BenchError> {
         None => run::run(&cli.run),
     }
 }
+
+/// Prints each warning a library call returned to standard error as `warning: …`.
+fn print_warnings(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
+/// Prints `text` to standard output with exactly one trailing newline.
+fn print_text(text: &str) {
+    print!("{text}");
+    if !text.ends_with('\n') {
+        println!();
+    }
+}

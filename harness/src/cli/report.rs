@@ -1,7 +1,7 @@
 //! `bench report DIR`: the table of a result directory, or its publication under results/.
 //!
-//! Prints through `report::cli_report`, which still prints itself (report/ belongs to the
-//! report refactor; it should return the text and let this module print it).
+//! The library renders ([`report::render_report`]); this module prints: warnings to standard
+//! error, the table to standard output.
 
 use crate::error::{exit_code, BenchError};
 use crate::report::{self, Format};
@@ -46,6 +46,18 @@ pub fn run(a: ReportArgs) -> Result<u8, BenchError> {
         width: a.width,
         hard_label: a.hard_label,
     };
-    report::cli_report(&args).map_err(BenchError::bad_input)?;
+    let out = report::render_report(&args)?;
+    super::print_warnings(&out.warnings);
+    match &out.published {
+        Some(dir) => {
+            println!("{}", out.text);
+            eprintln!(
+                "published to {} (index: {})",
+                dir.display(),
+                args.results.join("README.md").display()
+            );
+        }
+        None => super::print_text(&out.text),
+    }
     Ok(exit_code::SUCCESS)
 }

@@ -175,7 +175,7 @@ pub fn run(args: &RunArgs) -> Result<u8, BenchError> {
         .filter(|r| r.status != record::Status::Ok)
         .count();
     let mut rep = report::build(&mine, seeds).with_protocol_text(&loaded.text, &loaded.origin);
-    report::attach_label_gain(&mut rep, &out, None);
+    super::print_warnings(&report::find_label_gain(&mut rep, &out, None));
     println!("{}", rep.terminal(None));
     eprintln!(
         "wall time {}; records in {}",

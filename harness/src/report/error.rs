@@ -11,7 +11,7 @@ use std::path::PathBuf;
 pub enum ReportError {
     /// The records of a `bench --out` directory could not be read (`record::read_all`).
     #[error(transparent)]
-    Records(anyhow::Error),
+    Records(#[from] crate::record::RecordError),
     /// `--per-cell` with a format other than CSV or JSON.
     #[error("--per-cell needs --format csv or json, not {0:?}")]
     PerCellFormat(Format),
