@@ -98,7 +98,7 @@ fn device(s: &str) -> Result<tch::Device, ExportError> {
                     "--device {s}: CUDA is not available on this machine"
                 )));
             }
-            Ok(distillery_api::method::parse_device(s))
+            distillery_api::method::parse_device(s).map_err(input)
         }
         other => Err(Input(format!(
             "--device {other}: expected cpu, cuda, cuda:N or auto"

@@ -301,7 +301,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (_, t) = distillery::cell::obtain_teacher(
                 p,
                 &data,
-                distillery_api::method::parse_device(&device),
+                distillery_api::method::parse_device(&device).map_err(user)?,
             )
             .map_err(|e| anyhow::anyhow!(e))?;
             if json {
@@ -685,7 +685,7 @@ fn bench(args: RunArgs) -> anyhow::Result<ExitCode> {
         let (_, t) = distillery::cell::obtain_teacher(
             p,
             &data,
-            distillery_api::method::parse_device(&device),
+            distillery_api::method::parse_device(&device).map_err(user)?,
         )
         .map_err(|e| anyhow::anyhow!(e))?;
         eprintln!("{}", teacher_line(&t));

@@ -31,6 +31,16 @@ pub enum HeaderError {
     AbiVersion { host: u32, plugin: u32 },
     #[error("plugin header size {plugin} bytes, host expects {host} bytes")]
     HeaderSize { host: u32, plugin: u32 },
+    /// The plugin was built against another `distillery-api` (the plugin API: the `Method`
+    /// trait and its types). The C ABI may be the same; the plugin's source may need the
+    /// change named in [`crate::version::API_CHANGE`] before it builds again.
+    #[error("the plugin was built against distillery-api {plugin}, and this bench needs distillery-api {host} ({})", crate::version::API_CHANGE)]
+    ApiVersion {
+        /// The host's `API_VERSION`.
+        host: String,
+        /// The plugin's `API_VERSION`.
+        plugin: String,
+    },
     #[error("{what} differs: host {host:?}, plugin {plugin:?}")]
     Version {
         what: &'static str,
@@ -103,12 +113,22 @@ pub unsafe fn read_header(
         }
         Ok(plugin)
     };
-    let rustc_version = check("rustc version", crate::RUSTC_VERSION, h.rustc_version)?;
-    let api_version = check("distillery-api version", crate::API_VERSION, h.api_version)?;
-    let tch_version = check("tch version", crate::TCH_VERSION, h.tch_version)?;
+    let rustc_version = check(
+        "rustc version",
+        crate::version::RUSTC_VERSION,
+        h.rustc_version,
+    )?;
+    let api_version = unsafe { cstr(h.api_version, "distillery-api version")? };
+    if api_version != crate::version::API_VERSION {
+        return Err(HeaderError::ApiVersion {
+            host: crate::version::API_VERSION.to_string(),
+            plugin: api_version,
+        });
+    }
+    let tch_version = check("tch version", crate::version::TCH_VERSION, h.tch_version)?;
     let libtorch_version = check(
         "libtorch version",
-        crate::LIBTORCH_VERSION,
+        crate::version::LIBTORCH_VERSION,
         h.libtorch_version,
     )?;
     let name = unsafe { cstr(h.name, "name")? };
@@ -256,4 +276,75 @@ pub fn call_compress(
     };
     unsafe { (header.free_response)(&mut resp) };
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::method::{Compressed, Context, Input, Method, MethodError};
+
+    #[derive(Default)]
+    struct Probe;
+
+    impl Method for Probe {
+        const NAME: &'static str = "probe";
+        const FAMILY: Family = Family::Pruning;
+        const VERSION: &'static str = "1.0.0";
+        const PAPER: &'static str = "none";
+        const DESCRIPTION: &'static str = "a header for the loader's tests";
+        fn compress(&mut self, _: &Input, _: &Context) -> Result<Compressed, MethodError> {
+            Ok(Compressed::indices(vec![]))
+        }
+    }
+
+    unsafe extern "C" fn no_compress(_: *const CompressRequest, _: *mut CompressResponse) {}
+    unsafe extern "C" fn no_free(_: *mut CompressResponse) {}
+
+    fn header() -> PluginHeader {
+        crate::export::header::<Probe>(no_compress, no_free)
+    }
+
+    #[test]
+    fn a_current_header_passes() {
+        let h = Box::leak(Box::new(header()));
+        let (_, info) = unsafe { read_header(h) }.unwrap();
+        assert_eq!(info.name, "probe");
+        assert_eq!(info.api_version, crate::version::API_VERSION);
+    }
+
+    /// What `bench plugin check` and `bench list` show (after the path, before the rebuild
+    /// command) for a plugin built against the previous API.
+    #[test]
+    fn a_plugin_built_against_the_old_api_is_told_both_versions() {
+        let mut h = header();
+        h.api_version = c"0.1.0".as_ptr();
+        let h = Box::leak(Box::new(h));
+        let e = unsafe { read_header(h) }.err().expect("rejected");
+        assert!(
+            matches!(&e, HeaderError::ApiVersion { host, plugin }
+                if plugin == "0.1.0" && host == crate::version::API_VERSION),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "the plugin was built against distillery-api 0.1.0, and this bench needs \
+                 distillery-api {} (since distillery-api 0.2.0, `Method::compress` takes \
+                 `ctx: &Context` instead of `ctx: &mut Context`)",
+                crate::version::API_VERSION
+            )
+        );
+    }
+
+    #[test]
+    fn other_version_mismatches_keep_their_message() {
+        let mut h = header();
+        h.tch_version = c"0.23.0".as_ptr();
+        let h = Box::leak(Box::new(h));
+        let e = unsafe { read_header(h) }.err().expect("rejected");
+        assert_eq!(
+            e.to_string(),
+            "tch version differs: host \"0.24.0\", plugin \"0.23.0\""
+        );
+    }
 }

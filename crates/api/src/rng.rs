@@ -113,3 +113,12 @@ mod tests {
         assert!(derive_seed(u64::MAX, "x") <= i64::MAX as u64);
     }
 }
+
+/// Tests that seed libtorch's global generator hold this lock: the test harness runs tests on
+/// parallel threads, and one generator shared between them would make streams interleave.
+/// (A real cell runs in its own process, single-threaded on the Rust side.)
+#[cfg(test)]
+pub(crate) fn test_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}

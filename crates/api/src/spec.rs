@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A network architecture, built by [`crate::nn::build`].
+/// A network architecture, built by [`crate::nn::models::build`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Arch {

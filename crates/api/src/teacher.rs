@@ -10,10 +10,11 @@
 //! of training the same teacher twice. The test split is never seen here; the harness measures
 //! the teacher's test accuracy itself.
 
-use crate::method::{MethodError, Split};
+use crate::error::MethodError;
 use crate::nn::{self, FitOptions, Network, Targets};
 use crate::rng::derive_seed;
 use crate::spec::TeacherSpec;
+use crate::split::Split;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -123,8 +124,8 @@ pub fn cache_key(
         "mean": data.mean,
         "std": data.std,
         "mirror_invariant": data.mirror_invariant,
-        "api": crate::API_VERSION,
-        "libtorch": crate::LIBTORCH_VERSION,
+        "api": crate::version::API_VERSION,
+        "libtorch": crate::version::LIBTORCH_VERSION,
         "device": device_class(device),
     });
     hex::encode(Sha256::digest(v.to_string().as_bytes()))
@@ -185,26 +186,22 @@ pub fn obtain(
     }
     let t = train(spec, data, device, &key, &checksum, progress)?;
     let weights = dir.join("weights.safetensors");
-    let tmp = dir.join("weights.partial.safetensors");
-    t.vs.save(&tmp)
-        .map_err(|e| fail(format!("cannot write {}: {e}", tmp.display())))?;
     let mut info = t.info.clone();
-    info.weights_sha256 =
-        file_sha256(&tmp).map_err(|e| fail(format!("cannot read {}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, &weights)
-        .map_err(|e| fail(format!("cannot move {}: {e}", weights.display())))?;
-    let json_tmp = dir.join("teacher.json.partial");
-    std::fs::write(
-        &json_tmp,
-        serde_json::to_string_pretty(&info).expect("json"),
+    // The weights first, then the description that vouches for them: a reader that finds
+    // teacher.json finds the weights it names (both written atomically and durably).
+    info.weights_sha256 = crate::fsio::replace_with(&weights, |tmp| {
+        t.vs.save(tmp).map_err(std::io::Error::other)?;
+        file_sha256(tmp)
+    })
+    .map_err(|e| fail(format!("cannot write {}: {e}", weights.display())))?;
+    let meta = dir.join("teacher.json");
+    crate::fsio::write_atomic(
+        &meta,
+        serde_json::to_string_pretty(&info)
+            .expect("json")
+            .as_bytes(),
     )
-    .and_then(|_| std::fs::rename(&json_tmp, dir.join("teacher.json")))
-    .map_err(|e| {
-        fail(format!(
-            "cannot write {}: {e}",
-            dir.join("teacher.json").display()
-        ))
-    })?;
+    .map_err(|e| fail(format!("cannot write {}: {e}", meta.display())))?;
     Ok(Teacher { info, ..t })
 }
 
@@ -429,7 +426,7 @@ mod tests {
 
     #[test]
     fn trains_caches_reuses_and_rebuilds_a_corrupted_entry() {
-        let _rng = crate::rng_lock();
+        let _rng = crate::rng::test_lock();
         let (train, val) = (split(16, 1), split(4, 2));
         let data = TeacherData {
             train: &train,

@@ -52,7 +52,7 @@ impl Method for Aum {
     const DESCRIPTION: &'static str =
         "keeps the lowest area-under-the-margin examples of a scoring ConvNet's training run (keep = \"easy\" for the highest)";
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
+    fn compress(&mut self, input: &Input, ctx: &Context) -> Result<Compressed, MethodError> {
         let cfg: Config = ctx.config()?;
         let ctx: &Context = ctx;
         let plan = Plan::from_budget(&input.budget, input.train.len(), Self::NAME)?;

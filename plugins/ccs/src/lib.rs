@@ -59,7 +59,7 @@ impl Method for Ccs {
     const DESCRIPTION: &'static str =
         "prunes the hardest beta, then samples evenly over equal-width difficulty strata (AUM by default)";
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
+    fn compress(&mut self, input: &Input, ctx: &Context) -> Result<Compressed, MethodError> {
         let cfg: Config = ctx.config()?;
         if !(0.0..1.0).contains(&cfg.beta) {
             return Err(MethodError::Config(format!(

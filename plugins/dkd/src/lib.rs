@@ -46,7 +46,7 @@ impl Method for Dkd {
     const DESCRIPTION: &'static str =
         "random subset labelled by the protocol's teacher: CE + alpha*TCKD + beta*NCKD";
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
+    fn compress(&mut self, input: &Input, ctx: &Context) -> Result<Compressed, MethodError> {
         let c: Config = ctx.config()?;
         let spec = LabelSpec::Dkd {
             alpha: c.alpha,

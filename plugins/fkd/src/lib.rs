@@ -38,7 +38,7 @@ impl Method for Fkd {
     const DESCRIPTION: &'static str =
         "random subset with stored per-epoch, per-batch teacher logits (fp16) and DSA parameters";
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
+    fn compress(&mut self, input: &Input, ctx: &Context) -> Result<Compressed, MethodError> {
         let c: Config = ctx.config()?;
         let seed = ctx.seeds().selection;
         let indices = distillery_api::select::random_subset(input, seed);

@@ -53,7 +53,7 @@ impl Method for Forgetting {
     const DESCRIPTION: &'static str =
         "keeps the most forgotten examples (never-learned first) of a scoring ConvNet's training run";
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
+    fn compress(&mut self, input: &Input, ctx: &Context) -> Result<Compressed, MethodError> {
         let cfg: Config = ctx.config()?;
         let ctx: &Context = ctx;
         let plan = Plan::from_budget(&input.budget, input.train.len(), Self::NAME)?;

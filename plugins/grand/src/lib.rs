@@ -57,7 +57,7 @@ impl Method for Grand {
     const DESCRIPTION: &'static str =
         "keeps the highest GraNd scores (per-example loss-gradient norm, early in training, averaged over models)";
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
+    fn compress(&mut self, input: &Input, ctx: &Context) -> Result<Compressed, MethodError> {
         let cfg: Config = ctx.config()?;
         if cfg.models == 0 {
             return Err(MethodError::Config("models must be at least 1".into()));

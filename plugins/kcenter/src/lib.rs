@@ -52,7 +52,7 @@ impl Method for KCenter {
     const DESCRIPTION: &'static str =
         "greedy k-center of trained-ConvNet embeddings (per class for IPC, global for fractions)";
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
+    fn compress(&mut self, input: &Input, ctx: &Context) -> Result<Compressed, MethodError> {
         let cfg: Config = ctx.config()?;
         let ctx: &Context = ctx;
         let plan = Plan::from_budget(&input.budget, input.train.len(), Self::NAME)?;

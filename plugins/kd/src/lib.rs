@@ -41,7 +41,7 @@ impl Method for Kd {
     const DESCRIPTION: &'static str =
         "random subset labelled by the protocol's teacher: alpha*CE + (1-alpha)*T^2*KL";
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
+    fn compress(&mut self, input: &Input, ctx: &Context) -> Result<Compressed, MethodError> {
         let c: Config = ctx.config()?;
         let spec = LabelSpec::Kd {
             temperature: c.temperature,

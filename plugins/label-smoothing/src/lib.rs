@@ -34,7 +34,7 @@ impl Method for LabelSmoothing {
     const DESCRIPTION: &'static str =
         "random subset with label-smoothed targets (no teacher): the KD family's control";
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
+    fn compress(&mut self, input: &Input, ctx: &Context) -> Result<Compressed, MethodError> {
         let c: Config = ctx.config()?;
         let spec = LabelSpec::Smoothing { epsilon: c.epsilon };
         spec.validate()

@@ -40,7 +40,7 @@ impl Method for Lpld {
     const DESCRIPTION: &'static str =
         "fkd's stored teacher labels for a random fraction of the epochs only (label pruning)";
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
+    fn compress(&mut self, input: &Input, ctx: &Context) -> Result<Compressed, MethodError> {
         let c: Config = ctx.config()?;
         if !(c.keep > 0.0 && c.keep <= 1.0) {
             return Err(MethodError::Config(format!(

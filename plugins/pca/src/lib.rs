@@ -113,7 +113,7 @@ impl Method for Pca {
     const DESCRIPTION: &'static str =
         "easiest real images by a pruning score (EL2N / forgetting / AUM), factor x factor combined per image, hard labels";
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
+    fn compress(&mut self, input: &Input, ctx: &Context) -> Result<Compressed, MethodError> {
         let ipc = distillery_distill_kit::ipc_budget("pca", &input.budget)?;
         let cfg: Config = ctx.config()?;
         if !(1..=8).contains(&cfg.factor) {

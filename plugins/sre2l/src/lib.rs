@@ -405,7 +405,7 @@ impl Method for Sre2l {
     const DESCRIPTION: &'static str =
         "squeeze a BN model, recover images by CE + BN-statistics matching (Adam, jitter), relabel with its soft predictions";
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
+    fn compress(&mut self, input: &Input, ctx: &Context) -> Result<Compressed, MethodError> {
         let started = std::time::Instant::now();
         let ipc = ipc_budget(Self::NAME, &input.budget)?;
         let cfg: Config = ctx.config()?;

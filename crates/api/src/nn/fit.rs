@@ -25,7 +25,7 @@ pub enum Targets<'a> {
     },
     /// FKD-style stored labels: the store dictates each epoch's batches and their DSA draws,
     /// and the loss is the KL against its logits at its temperature (no CutMix/Mixup, no RRC).
-    Stored(&'a crate::label_store::LabelStore),
+    Stored(&'a crate::label_file::LabelStore),
 }
 
 /// How a teacher's logits become a loss (see [`super::losses`]).
@@ -146,7 +146,7 @@ pub fn fit(
         opt.set_lr(spec.lr_at(epoch));
         let perm: Vec<i64> = rng.permutation(n).into_iter().map(|i| i as i64).collect();
         // Stored labels dictate the batches and their augmentation; otherwise a fresh order.
-        let batches: Vec<(Vec<i64>, Option<&crate::label_store::StoredBatch>)> = match &targets {
+        let batches: Vec<(Vec<i64>, Option<&crate::label_file::StoredBatch>)> = match &targets {
             Targets::Stored(store) => store
                 .epoch(epoch)
                 .iter()
@@ -349,7 +349,7 @@ mod tests {
     /// of the fit loop must still learn them, and the loss must fall.
     #[test]
     fn every_augmentation_path_learns_a_separable_problem() {
-        let _rng = crate::rng_lock();
+        let _rng = crate::rng::test_lock();
         let n = 40;
         let left = Tensor::zeros([n / 2, 1, 16, 16], (Kind::Float, Device::Cpu));
         let _ = left.narrow(3, 0, 8).fill_(1.0);
@@ -416,7 +416,7 @@ mod tests {
     /// CutMix: the student follows a trained teacher (KL alone carries no hard label).
     #[test]
     fn teacher_losses_and_smoothing_learn_a_separable_problem() {
-        let _rng = crate::rng_lock();
+        let _rng = crate::rng::test_lock();
         let n = 40;
         let left = Tensor::zeros([n / 2, 1, 16, 16], (Kind::Float, Device::Cpu));
         let _ = left.narrow(3, 0, 8).fill_(1.0);

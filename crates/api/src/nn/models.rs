@@ -355,7 +355,7 @@ mod tests {
 
     #[test]
     fn convnet_shapes_and_parameter_count_match_the_reference() {
-        let _rng = crate::rng_lock();
+        let _rng = crate::rng::test_lock();
         let vs = nn::VarStore::new(Device::Cpu);
         let net = build(&vs.root(), &ModelSpec::convnet(), [1, 28, 28], 10);
         let x = Tensor::zeros([2, 1, 28, 28], (Kind::Float, Device::Cpu));
@@ -375,7 +375,7 @@ mod tests {
     /// with the pre-norm activation and the layer's running statistics; none without BN.
     #[test]
     fn convnet_bn_exposes_the_inputs_of_its_batch_norms() {
-        let _rng = crate::rng_lock();
+        let _rng = crate::rng::test_lock();
         tch::manual_seed(0);
         let vs = nn::VarStore::new(Device::Cpu);
         let spec = ModelSpec {
@@ -402,7 +402,7 @@ mod tests {
 
     #[test]
     fn convnet_cifar_and_resnets_build() {
-        let _rng = crate::rng_lock();
+        let _rng = crate::rng::test_lock();
         let vs = nn::VarStore::new(Device::Cpu);
         let net = build(&vs.root(), &ModelSpec::convnet(), [3, 32, 32], 10);
         assert_eq!(net.feature_dim(), 2048);
