@@ -35,6 +35,7 @@ pub struct StoredBatch {
 /// (epoch `e` uses stored epoch `e mod len`): one per training epoch for FKD, fewer for LPLD.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LabelStore {
+    /// Number of classes `K` (columns of every batch's logits).
     pub classes: usize,
     /// Temperature of the KL against these logits.
     pub temperature: f64,
@@ -42,6 +43,7 @@ pub struct LabelStore {
     pub set_size: usize,
     /// Training epochs these labels were made for (the protocol's).
     pub epochs_total: usize,
+    /// The stored epochs, each a list of batches in training order.
     pub epochs: Vec<Vec<StoredBatch>>,
 }
 
@@ -76,6 +78,12 @@ fn batch_bytes(b: &BatchHeader, classes: usize) -> u64 {
 
 impl LabelStore {
     /// Bytes of the stored labels once written (what storage accounting counts).
+    ///
+    /// Returns the file's hex SHA-256. Written atomically and durably
+    /// ([`crate::fsio::write_atomic`]).
+    ///
+    /// # Errors
+    /// Any I/O error; the target is then unchanged.
     pub fn write(&self, path: &Path) -> std::io::Result<String> {
         let mut body = Vec::new();
         let mut headers = Vec::new();
@@ -137,6 +145,10 @@ impl LabelStore {
 
     /// Reads and checks a store. With `sha256`, the file must match it (a changed or truncated
     /// file is refused before anything else); then the layout is checked against the header.
+    ///
+    /// # Errors
+    /// A message naming the file: unreadable, SHA-256 mismatch, bad magic, unsupported
+    /// format, truncated or corrupt body, or an index outside the compressed set.
     pub fn read(path: &Path, sha256: Option<&str>) -> Result<LabelStore, String> {
         let name = path.display();
         let bytes = std::fs::read(path).map_err(|e| format!("label store {name}: {e}"))?;
@@ -250,6 +262,9 @@ impl LabelStore {
 
 impl StoredBatch {
     /// `(indices [n] int64, augmented batch of `x`, teacher logits [n, K] float)` on `x`'s device.
+    ///
+    /// # Errors
+    /// A message when the stored DSA draw cannot be rebuilt (unknown group, bad shapes).
     pub fn replay(&self, x: &Tensor, classes: usize) -> Result<(Tensor, Tensor, Tensor), String> {
         let device = x.device();
         let idx = Tensor::from_slice(&self.indices.iter().map(|&i| i as i64).collect::<Vec<_>>())

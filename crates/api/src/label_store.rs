@@ -17,6 +17,11 @@ use tch::Tensor;
 /// training epochs to store (all of them for FKD; a random fraction for LPLD). Writes the
 /// store to the method's scratch folder and returns the label spec that points at it, with its
 /// size in bytes. A non-positive `temperature` is a configuration error naming the method.
+///
+/// # Errors
+/// [`MethodError::Config`] for a bad temperature, [`MethodError::Unsupported`] when the
+/// protocol uses RandomResizedCrop or CutMix/Mixup, the errors of [`Context::teacher`], and
+/// [`MethodError::Failed`] when the store cannot be written.
 pub fn record_teacher_labels(
     ctx: &Context,
     input: &Input,
@@ -60,6 +65,9 @@ fn check_recipe(ctx: &Context, temperature: f64) -> Result<(), MethodError> {
 /// as the student sees it (normalised, `[M, C, H, W]`, e.g. synthetic images), `net` the model
 /// whose logits become the labels (evaluated in eval mode without gradients, e.g. SRe2L's
 /// squeeze model or RDED's observer). Same batches, draws, file and spec as for the teacher.
+///
+/// # Errors
+/// As [`record_teacher_labels`], without the teacher's.
 pub fn record_labels(
     ctx: &Context,
     x: &Tensor,

@@ -56,6 +56,8 @@
 //!
 //! The crate root only declares modules and re-exports.
 
+#![warn(missing_docs)]
+
 pub mod abi;
 pub mod budget;
 pub mod device;

@@ -270,6 +270,9 @@ impl Context {
     }
     /// A per-user cache folder for this method (`<cache root>/methods/<name>`), created on
     /// demand; the scratch folder when the harness has no cache root.
+    ///
+    /// # Errors
+    /// [`MethodError::Failed`] when the folder cannot be created.
     pub fn cache_dir(&self) -> Result<PathBuf, MethodError> {
         let dir = if self.meta.cache_dir.as_os_str().is_empty() {
             self.meta.scratch_dir.join("cache")
@@ -288,6 +291,9 @@ impl Context {
 
     /// Parses the method's `[methods.<name>]` table. Use `#[serde(deny_unknown_fields,
     /// default)]` on the config struct so a misspelt key is reported by name.
+    ///
+    /// # Errors
+    /// [`MethodError::Config`] naming `[methods.<name>]` and the serde message.
     pub fn config<T: DeserializeOwned>(&self) -> Result<T, MethodError> {
         serde_json::from_value(self.meta.config.clone())
             .map_err(|e| MethodError::Config(format!("[methods.{}]: {e}", self.meta.method)))
@@ -342,6 +348,9 @@ impl Context {
     /// training recipe unless `spec` / `recipe` say otherwise — with init, order and
     /// augmentation seeds derived from `seed`. `opts` may carry per-epoch / per-step callbacks
     /// (its seeds and augmenter are filled in here). Returns the variables and the network.
+    ///
+    /// # Errors
+    /// [`MethodError::Failed`] when `images` is not 4-D; [`MethodError::Torch`] from training.
     pub fn train_model(
         &self,
         images: &Tensor,
@@ -386,6 +395,10 @@ impl Context {
     /// on `input.train` with the epoch of best `input.val` accuracy kept, and cached per user:
     /// the first call for a dataset and recipe trains it (with progress), later calls and
     /// other cells load it. An error if the protocol names no `[teacher]`.
+    ///
+    /// # Errors
+    /// [`MethodError::Unsupported`] when the protocol has no `[teacher]`; otherwise those of
+    /// [`Context::teacher_for`].
     pub fn teacher(&self, input: &Input) -> Result<crate::teacher::Teacher, MethodError> {
         let p = &self.meta.protocol;
         let spec = p.teacher.as_ref().ok_or_else(|| {
@@ -401,6 +414,10 @@ impl Context {
     /// observer), trained and cached exactly as the protocol's teacher is: `spec`'s recipe on
     /// `input.train`, the epoch of best `input.val` accuracy kept, eval mode, frozen, stored in
     /// the same per-user cache under its content hash (so an identical spec is the same entry).
+    ///
+    /// # Errors
+    /// [`MethodError::Config`] for an invalid recipe, [`MethodError::Failed`] when the cache
+    /// cannot be written, [`MethodError::Torch`] from training.
     pub fn teacher_for(
         &self,
         spec: &crate::spec::TeacherSpec,

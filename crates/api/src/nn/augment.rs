@@ -32,6 +32,7 @@ const CONTRAST: f64 = 0.5;
 /// the "siamese" part: the same transformation for real and synthetic images.
 #[derive(Debug)]
 pub struct DsaDraw {
+    /// The DSA operation group drawn (one of [`DSA_GROUPS`]).
     pub group: &'static str,
     /// Per-image uniforms / integers, shaped for the group (see `apply`).
     params: Vec<Tensor>,
@@ -157,6 +158,9 @@ impl DsaDraw {
     }
 
     /// Rebuilds a draw from its record; `Err` for an unknown group or inconsistent shapes.
+    ///
+    /// # Errors
+    /// A message for an unknown group or parameters of the wrong shape or type.
     pub fn from_record(r: &DrawRecord, device: Device) -> Result<DsaDraw, String> {
         let group = DSA_GROUPS
             .iter()
@@ -191,15 +195,20 @@ impl DsaDraw {
 /// Values of one DSA parameter tensor.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ParamValues {
+    /// Float parameters (uniform draws, scales, angles), flattened row-major.
     F32(Vec<f32>),
+    /// Integer parameters (shifts, crop offsets, flags), flattened row-major.
     I64(Vec<i64>),
 }
 
 /// A [`DsaDraw`] as plain data.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DrawRecord {
+    /// The DSA operation group (one of [`DSA_GROUPS`]).
     pub group: String,
+    /// Number of images the draw was made for.
     pub n: i64,
+    /// Each parameter tensor as (shape, values).
     pub params: Vec<(Vec<i64>, ParamValues)>,
 }
 

@@ -73,6 +73,7 @@ pub fn beta(alpha: f64) -> f64 {
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mix {
+    /// No batch mixing.
     None,
     /// CutMix (Yun et al. 2019): paste a box of a permuted batch; targets mixed by box area.
     Cutmix,

@@ -13,6 +13,7 @@ pub trait Network: ModuleT {
     fn features_t(&self, xs: &Tensor, train: bool) -> Tensor;
     /// The final linear layer applied to features.
     fn classify(&self, features: &Tensor) -> Tensor;
+    /// `D`, the width of [`Network::features_t`]'s output.
     fn feature_dim(&self) -> i64;
     /// The logits together with, for every BatchNorm layer in forward order, the tensor it
     /// normalises and its running statistics: what SRe2L's / DeepInversion's BN-matching loss
@@ -27,15 +28,18 @@ pub trait Network: ModuleT {
 pub struct BnInput {
     /// The layer's input `[N, C, H, W]` (part of the graph: gradients flow through it).
     pub input: Tensor,
-    /// The layer's running mean and (biased-update) running variance `[C]`.
+    /// The layer's running mean `[C]`.
     pub running_mean: Tensor,
+    /// The layer's running variance `[C]` (biased update, as PyTorch keeps it).
     pub running_var: Tensor,
 }
 
 /// Logits and the inputs of every BatchNorm layer of one forward pass.
 #[derive(Debug)]
 pub struct BnForward {
+    /// Logits `[N, K]`.
     pub logits: Tensor,
+    /// Every BatchNorm layer in forward order.
     pub layers: Vec<BnInput>,
 }
 
@@ -108,6 +112,8 @@ pub struct ConvNet {
 }
 
 impl ConvNet {
+    /// ConvNet-D of `spec` (width, depth) under `vs` for `in_shape` `[C, H, W]` images and
+    /// `classes` outputs, initialised from libtorch's generator (PyTorch's default init).
     pub fn new(vs: &nn::Path, spec: &ModelSpec, in_shape: [i64; 3], classes: i64) -> Self {
         let [c, mut h, mut w] = in_shape;
         let width = spec.width;
@@ -270,6 +276,9 @@ pub struct ResNet18 {
 }
 
 impl ResNet18 {
+    /// ResNet-18 (He et al., CVPR 2016) with BatchNorm under `vs`: the ImageNet stem (7x7
+    /// stride-2 conv and max-pool) when `imagenet_stem`, else the CIFAR stem (3x3 stride-1);
+    /// `in_channels` input channels, `classes` outputs.
     pub fn new(vs: &nn::Path, imagenet_stem: bool, in_channels: i64, classes: i64) -> Self {
         let stem = if imagenet_stem {
             conv(vs / "stem", in_channels, 64, 7, 2, 3, false, true)
