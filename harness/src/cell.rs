@@ -107,7 +107,7 @@ pub fn request_meta(
 pub fn run(plan: &Plan, cell: &CellSpec, out: &Path) -> anyhow::Result<Record> {
     let t0 = Instant::now();
     tch::set_num_threads(plan.threads_per_cell as i32);
-    let device = parse_device(&plan.device);
+    let device = parse_device(&plan.device)?;
     let loaded = plan.protocol()?;
     let p = &loaded.protocol;
     let data = Prepared::load(&plan.dataset, &plan.image, &p.data)?;

@@ -227,3 +227,39 @@ pub fn find(name: &str, extra: &[PathBuf]) -> anyhow::Result<Plugin> {
     msg.push_str("\nRun `bench list` to see the search path; build plugins with `./setup.sh`.");
     anyhow::bail!(msg)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The whole line `bench list` and `bench plugin check` print for a plugin built against
+    /// the previous API (the loader's part is tested in distillery-api's `host` module).
+    #[test]
+    fn an_old_api_plugin_is_told_both_versions_and_the_rebuild_command() {
+        let path = Path::new("/plugins/libdistillery_plugin_random.so");
+        let e = LoadError::Header {
+            path: path.display().to_string(),
+            source: HeaderError::ApiVersion {
+                host: distillery_api::API_VERSION.into(),
+                plugin: "0.1.0".into(),
+            },
+            rebuild: rebuild_hint(path),
+        };
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with(&format!(
+                "/plugins/libdistillery_plugin_random.so: rejected: the plugin was built against \
+                 distillery-api 0.1.0, and this bench needs distillery-api {}",
+                distillery_api::API_VERSION
+            )),
+            "{msg}"
+        );
+        assert!(
+            msg.contains(
+                "Rebuild the plugin with this toolchain and API: `./setup.sh && cargo build \
+                 --release -p distillery-plugin-random"
+            ),
+            "{msg}"
+        );
+    }
+}

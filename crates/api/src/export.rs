@@ -47,10 +47,10 @@ pub fn header<M: Method>(compress: CompressFn, free_response: FreeResponseFn) ->
         magic: MAGIC,
         abi_version: ABI_VERSION,
         header_size: std::mem::size_of::<PluginHeader>() as u32,
-        rustc_version: leak(crate::RUSTC_VERSION),
-        api_version: leak(crate::API_VERSION),
-        tch_version: leak(crate::TCH_VERSION),
-        libtorch_version: leak(crate::LIBTORCH_VERSION),
+        rustc_version: leak(crate::version::RUSTC_VERSION),
+        api_version: leak(crate::version::API_VERSION),
+        tch_version: leak(crate::version::TCH_VERSION),
+        libtorch_version: leak(crate::version::LIBTORCH_VERSION),
         name: leak(M::NAME),
         family: leak(M::FAMILY.as_str()),
         version: leak(M::VERSION),
@@ -157,10 +157,9 @@ unsafe fn run<M: Method>(req: &CompressRequest) -> Result<(Compressed, ()), Stri
     };
     let class_names = meta.class_names.clone();
     let budget = meta.budget;
-    let mut ctx = Context {
-        meta,
-        progress: req.progress.map(|f| (f, req.progress_data)),
-    };
+    let mut ctx =
+        Context::try_new(meta).map_err(|e| format!("malformed request from host: {e}"))?;
+    ctx.progress = req.progress.map(|f| (f, req.progress_data));
     let input = Input {
         train: &train,
         val: &val,
@@ -169,7 +168,7 @@ unsafe fn run<M: Method>(req: &CompressRequest) -> Result<(Compressed, ()), Stri
     };
     let mut method = M::default();
     method
-        .compress(&input, &mut ctx)
+        .compress(&input, &ctx)
         .map(|c| (c, ()))
         .map_err(|e| e.to_string())
 }

@@ -7,7 +7,7 @@
 //! [`Method::compress`] in a child process with the train and validation splits (never the test
 //! split), and checks everything the method returns before it trains the protocol's student.
 //!
-//! ```ignore
+//! ```no_run
 //! use distillery_api::prelude::*;
 //!
 //! #[derive(Default)]
@@ -20,10 +20,16 @@
 //!     const PAPER: &'static str = "Author et al., Venue 2024";
 //!     const DESCRIPTION: &'static str = "one line shown by `bench list`";
 //!
-//!     fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
+//!     fn compress(&mut self, input: &Input, ctx: &Context) -> Result<Compressed, MethodError> {
 //!         let per_class = input.budget.images_per_class()?;
-//!         // ... choose indices into input.train ...
-//!         # let indices = vec![];
+//!         ctx.progress(0.0, "choosing");
+//!         // ... choose indices into input.train; here: the first `per_class` of each class ...
+//!         let indices: Vec<i64> = input
+//!             .train
+//!             .indices_by_class(input.num_classes())
+//!             .iter()
+//!             .flat_map(|members| members.iter().take(per_class).map(|&i| i as i64))
+//!             .collect();
 //!         Ok(Compressed::indices(indices))
 //!     }
 //! }
@@ -33,43 +39,50 @@
 //!
 //! The training toolkit in [`nn`] (students, DSA augmentation, optimisers, the fit loop) is the
 //! same code the harness evaluates with, so a plugin that trains a scoring model through
-//! [`Context::fit`] uses exactly the protocol's recipe.
+//! [`Context::train_model`] uses exactly the protocol's recipe.
+//!
+//! # Layout
+//!
+//! The modules form layers; each imports only from layers below it (no import circles):
+//!
+//! | layer | modules | what |
+//! |---|---|---|
+//! | 0 (leaves) | [`error`], [`split`], [`device`], [`fsio`], [`rng`], [`version`], [`abi`], `nn::{mix, augment, losses}` | shared types and helpers |
+//! | 1 | [`budget`], [`spec`], [`label_file`] | budgets, declarative specs, the stored-label file format |
+//! | 2 | `nn::{models, fit}`, [`nn`] | students, the fit loop |
+//! | 3 | [`teacher`] | the cached teacher |
+//! | 4 | [`method`] | the [`Method`] trait, [`Input`], [`Compressed`], [`Context`] |
+//! | 5 | [`label_store`], [`select`], [`export`], [`host`] | stored-label recording, the random subset, both sides of the ABI |
+//!
+//! The crate root only declares modules and re-exports.
+
+#![warn(missing_docs)]
 
 pub mod abi;
+pub mod budget;
+pub mod device;
+pub mod error;
 pub mod export;
+pub mod fsio;
 pub mod host;
+pub mod label_file;
 pub mod label_store;
 pub mod method;
 pub mod nn;
 pub mod rng;
 pub mod select;
 pub mod spec;
+pub mod split;
 pub mod teacher;
+pub mod version;
 
-pub use method::{
-    Budget, Compressed, Context, Family, Input, Method, MethodError, Output, Seeds, Split,
-};
+pub use budget::{Budget, BudgetError};
+pub use device::DeviceError;
+pub use error::MethodError;
+pub use method::{Compressed, Context, Family, Input, Method, Output, Seeds};
+pub use split::Split;
 pub use tch;
-
-/// Tests that seed libtorch's global generator hold this lock: the test harness runs tests on
-/// parallel threads, and one generator shared between them would make streams interleave.
-/// (A real cell runs in its own process, single-threaded on the Rust side.)
-#[cfg(test)]
-pub(crate) fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Version of this crate; a plugin built against another version is rejected.
-pub const API_VERSION: &str = env!("CARGO_PKG_VERSION");
-/// The tch version this crate is pinned to (`tch = "=0.24.0"` in the workspace manifest).
-pub const TCH_VERSION: &str = "0.24.0";
-/// `rustc --version` of the compiler that built this crate (and therefore the plugin or host).
-pub const RUSTC_VERSION: &str = env!("DISTILLERY_RUSTC_VERSION");
-/// The libtorch (PyTorch wheel) version this crate was compiled against, e.g. `2.11.0+cu130`.
-pub const LIBTORCH_VERSION: &str = env!("DISTILLERY_LIBTORCH_VERSION");
-/// The libtorch library folder this crate was compiled against.
-pub const LIBTORCH_LIB: &str = env!("DISTILLERY_LIBTORCH_LIB");
+pub use version::{API_VERSION, LIBTORCH_LIB, LIBTORCH_VERSION, RUSTC_VERSION, TCH_VERSION};
 
 /// Everything a plugin author usually needs.
 pub mod prelude {

@@ -1,9 +1,20 @@
-//! The one trait every method implements, whatever its family, and the types it sees.
+//! The one trait every method implements, whatever its family, and the types it sees:
+//! [`Method`], its [`Input`] and [`Compressed`] output, and the [`Context`] of harness
+//! services.
+//!
+//! The leaf types it shares with the rest of the crate live in their own modules and are
+//! re-exported here, so `distillery_api::method::Budget` and friends keep working:
+//! [`Budget`] (`crate::budget`), [`MethodError`] (`crate::error`), [`Split`]
+//! (`crate::split`), [`parse_device`] / [`device_string`] (`crate::device`).
 
+pub use crate::budget::{Budget, BudgetError};
+pub use crate::device::{device_string, parse_device, DeviceError};
+pub use crate::error::MethodError;
 use crate::spec::{ModelSpec, TrainSpec};
+pub use crate::split::Split;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 /// What kind of method a plugin is. Shown by `bench list`, recorded in every result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,6 +33,8 @@ pub enum Family {
 }
 
 impl Family {
+    /// The lowercase name used in headers, records and `bench list`: `distillation`,
+    /// `pruning`, `kd`, `reference`, `external`.
     pub fn as_str(self) -> &'static str {
         match self {
             Family::Distillation => "distillation",
@@ -31,6 +44,7 @@ impl Family {
             Family::External => "external",
         }
     }
+    /// The inverse of [`Family::as_str`]; `None` for any other string.
     pub fn parse(s: &str) -> Option<Family> {
         Some(match s {
             "distillation" => Family::Distillation,
@@ -40,60 +54,6 @@ impl Family {
             "external" => Family::External,
             _ => return None,
         })
-    }
-}
-
-/// How much a method may keep. The harness enforces it on the output.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase", tag = "kind", content = "value")]
-pub enum Budget {
-    /// Images per class (IPC): at most this many images labelled with each class.
-    Ipc(usize),
-    /// A fraction of the train split, in (0, 1]; `round(fraction * N)` images in total.
-    Fraction(f64),
-    /// Total bytes of images plus labels at their stored precision.
-    Bytes(u64),
-}
-
-impl Budget {
-    /// Short label used in tables and cell ids: `ipc10`, `frac0.1`, `bytes4096`.
-    pub fn label(&self) -> String {
-        match self {
-            Budget::Ipc(k) => format!("ipc{k}"),
-            Budget::Fraction(f) => format!("frac{f}"),
-            Budget::Bytes(b) => format!("bytes{b}"),
-        }
-    }
-
-    /// Column header for tables: `IPC 10`, `10%`, `4096 B`.
-    pub fn header(&self) -> String {
-        match self {
-            Budget::Ipc(k) => format!("IPC {k}"),
-            Budget::Fraction(f) => format!("{}%", f * 100.0),
-            Budget::Bytes(b) => format!("{b} B"),
-        }
-    }
-
-    /// Total number of images allowed, given the class count and train-split size
-    /// (`None` for a byte budget, which depends on the image format).
-    pub fn max_images(&self, num_classes: usize, train_len: usize) -> Option<usize> {
-        match *self {
-            Budget::Ipc(k) => Some(k * num_classes),
-            Budget::Fraction(f) => Some(((f * train_len as f64).round() as usize).max(1)),
-            Budget::Bytes(_) => None,
-        }
-    }
-
-    /// Images per class for an IPC budget; an error for other budgets, naming what a
-    /// class-balanced method should do instead.
-    pub fn images_per_class(&self) -> Result<usize, MethodError> {
-        match *self {
-            Budget::Ipc(k) => Ok(k),
-            other => Err(MethodError::Unsupported(format!(
-                "this method needs an images-per-class budget, got {}",
-                other.header()
-            ))),
-        }
     }
 }
 
@@ -112,47 +72,21 @@ pub struct Seeds {
     pub augment: u64,
 }
 
-/// A split of the dataset: uint8 images `[N, C, H, W]` and int64 labels `[N]`, on CPU.
-#[derive(Debug)]
-pub struct Split {
-    pub images: Tensor,
-    pub labels: Tensor,
-}
-
-impl Split {
-    pub fn len(&self) -> usize {
-        self.labels.size()[0] as usize
-    }
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    /// Labels as a Rust vector.
-    pub fn labels_vec(&self) -> Vec<i64> {
-        Vec::<i64>::try_from(&self.labels.to_kind(Kind::Int64).to_device(Device::Cpu))
-            .expect("labels tensor is int64 [N]")
-    }
-    /// Indices of each class, in ascending order.
-    pub fn indices_by_class(&self, num_classes: usize) -> Vec<Vec<usize>> {
-        let mut by = vec![Vec::new(); num_classes];
-        for (i, l) in self.labels_vec().into_iter().enumerate() {
-            if (l as usize) < num_classes {
-                by[l as usize].push(i);
-            }
-        }
-        by
-    }
-}
-
 /// Everything a method may look at. There is no test split here, by construction.
 pub struct Input<'a> {
+    /// The train split (uint8 images `[N, C, H, W]`, int64 labels `[N]`, CPU), without the
+    /// validation images.
     pub train: &'a Split,
     /// Held out from the train split for decisions (early stopping, hyper-parameters).
     pub val: &'a Split,
+    /// Class names, index = label (`K` entries).
     pub class_names: &'a [String],
+    /// What the method may keep; the harness checks the output against it.
     pub budget: Budget,
 }
 
 impl Input<'_> {
+    /// Number of classes `K`.
     pub fn num_classes(&self) -> usize {
         self.class_names.len()
     }
@@ -163,14 +97,19 @@ impl Input<'_> {
 pub enum Output {
     /// Indices into `Input::train` (pruning). The harness materialises the images and labels.
     Indices {
+        /// Positions in `Input::train` (`0..N`, no repeats).
         indices: Vec<i64>,
+        /// Optional per-image loss weights (same length as `indices`).
         weights: Option<Vec<f32>>,
     },
     /// New images `[M, C, H, W]` (uint8, or float in the dataset's [0,1] pixel scale) with hard
     /// labels `[M]` and optional soft labels `[M, K]` (probabilities).
     Images {
+        /// `[M, C, H, W]`, uint8 or float in [0, 1].
         images: Tensor,
+        /// int64 `[M]`, class indices.
         labels: Tensor,
+        /// float `[M, K]`, rows summing to 1.
         soft_labels: Option<Tensor>,
     },
 }
@@ -178,7 +117,9 @@ pub enum Output {
 /// A method's result: its output and free-form metadata recorded with the cell.
 #[derive(Debug)]
 pub struct Compressed {
+    /// The selected indices or the new images.
     pub output: Output,
+    /// Free-form JSON stored in the cell's record (e.g. scores, timings, chosen parameters).
     pub metadata: serde_json::Value,
     /// How the method wants its images labelled under the native-label protocol (a label
     /// function such as KD, or stored labels). `None`: its hard (or soft) labels as returned.
@@ -186,6 +127,7 @@ pub struct Compressed {
 }
 
 impl Compressed {
+    /// A selection of train indices, unweighted, with empty metadata.
     pub fn indices(indices: Vec<i64>) -> Self {
         Self {
             output: Output::Indices {
@@ -196,6 +138,7 @@ impl Compressed {
             label_spec: None,
         }
     }
+    /// New images `[M, C, H, W]` with hard labels `[M]`, no soft labels, empty metadata.
     pub fn images(images: Tensor, labels: Tensor) -> Self {
         Self {
             output: Output::Images {
@@ -207,6 +150,7 @@ impl Compressed {
             label_spec: None,
         }
     }
+    /// Replaces the metadata recorded with the cell.
     pub fn with_metadata(mut self, metadata: serde_json::Value) -> Self {
         self.metadata = metadata;
         self
@@ -218,28 +162,20 @@ impl Compressed {
     }
 }
 
-/// An error a method reports. The harness shows it with the plugin's name.
-#[derive(Debug, thiserror::Error)]
-pub enum MethodError {
-    #[error("invalid configuration: {0}")]
-    Config(String),
-    #[error("unsupported: {0}")]
-    Unsupported(String),
-    #[error("{0}")]
-    Failed(String),
-    #[error("libtorch: {0}")]
-    Torch(#[from] tch::TchError),
-}
-
 /// The request metadata that crosses the ABI as JSON (tensors cross as pointers).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RequestMeta {
+    /// The method's name (its `Method::NAME`).
     pub method: String,
+    /// The cell's budget.
     pub budget: Budget,
+    /// Class names, index = label.
     pub class_names: Vec<String>,
+    /// The cell's derived seeds.
     pub seeds: Seeds,
-    /// `cpu` or `cuda:N`.
+    /// `cpu` or `cuda:N` (as written by [`device_string`]; [`parse_device`] must accept it).
     pub device: String,
+    /// A fresh folder for this call only (removed by the harness afterwards unless kept).
     pub scratch_dir: PathBuf,
     /// The per-user cache root (`~/.cache/distillery`): for artefacts worth keeping across
     /// cells and runs (teachers, expert trajectories), under a key the method derives from
@@ -248,18 +184,25 @@ pub struct RequestMeta {
     pub cache_dir: PathBuf,
     /// The `[methods.<name>]` table of the protocol (or `{}`).
     pub config: serde_json::Value,
+    /// What the method may know about the protocol.
     pub protocol: ProtocolView,
 }
 
 /// What a method may know about the protocol it is evaluated under.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ProtocolView {
+    /// The protocol's name (its file stem, e.g. `hard-label`).
     pub name: String,
+    /// Content hash of the protocol file (hex SHA-256).
     pub hash: String,
+    /// The student every method is evaluated with.
     pub student: ModelSpec,
+    /// The student's training recipe.
     pub train: TrainSpec,
-    /// Per-channel mean/std of the train split in [0,1] pixel scale, used by `normalize`.
+    /// Per-channel mean of the train split in [0,1] pixel scale (`C` values), used by
+    /// `normalize`.
     pub mean: Vec<f64>,
+    /// Per-channel standard deviation of the train split in [0,1] pixel scale (`C` values).
     pub std: Vec<f64>,
     /// False for digits: DSA drops `flip`.
     pub mirror_invariant: bool,
@@ -276,33 +219,60 @@ pub(crate) type ProgressFn =
 
 /// The harness services a method may use: device, seeds, scratch space, configuration,
 /// progress, and the protocol's own student, normalisation and training loop.
+///
+/// Every service takes `&self`: a method receives the context as `&Context` (API 0.2.0; it was
+/// `&mut Context` before, though nothing needed it). Progress goes straight to the host's
+/// callback, the device is parsed once when the context is made, and randomness comes from
+/// [`Context::seeds`], so there is no state to mutate.
 pub struct Context {
     pub(crate) meta: RequestMeta,
+    pub(crate) device: Device,
     pub(crate) progress: Option<(ProgressFn, *mut std::ffi::c_void)>,
 }
 
 impl Context {
     /// A context for tests and tools running a method in-process (no progress sink).
+    ///
+    /// # Panics
+    /// If `meta.device` is not a device [`parse_device`] accepts; use [`Context::try_new`] to
+    /// get the error instead.
     pub fn new(meta: RequestMeta) -> Self {
-        Self {
+        Self::try_new(meta).unwrap_or_else(|e| panic!("Context::new: {e}"))
+    }
+
+    /// A context for `meta`, with no progress sink.
+    ///
+    /// # Errors
+    /// [`DeviceError`] when `meta.device` is not `cpu`, `cuda` or `cuda:N`.
+    pub fn try_new(meta: RequestMeta) -> Result<Self, DeviceError> {
+        Ok(Self {
+            device: parse_device(&meta.device)?,
             meta,
             progress: None,
-        }
+        })
     }
+
+    /// The request as the harness sent it.
     pub fn meta(&self) -> &RequestMeta {
         &self.meta
     }
+    /// The device to compute on (the cell's `--device`).
     pub fn device(&self) -> Device {
-        parse_device(&self.meta.device)
+        self.device
     }
+    /// The cell's derived seeds: draw all randomness from them, so a seed gives one output.
     pub fn seeds(&self) -> Seeds {
         self.meta.seeds
     }
+    /// A scratch folder for this call only.
     pub fn scratch_dir(&self) -> &Path {
         &self.meta.scratch_dir
     }
     /// A per-user cache folder for this method (`<cache root>/methods/<name>`), created on
     /// demand; the scratch folder when the harness has no cache root.
+    ///
+    /// # Errors
+    /// [`MethodError::Failed`] when the folder cannot be created.
     pub fn cache_dir(&self) -> Result<PathBuf, MethodError> {
         let dir = if self.meta.cache_dir.as_os_str().is_empty() {
             self.meta.scratch_dir.join("cache")
@@ -314,18 +284,23 @@ impl Context {
         })?;
         Ok(dir)
     }
+    /// What the method may know about the protocol.
     pub fn protocol(&self) -> &ProtocolView {
         &self.meta.protocol
     }
 
     /// Parses the method's `[methods.<name>]` table. Use `#[serde(deny_unknown_fields,
     /// default)]` on the config struct so a misspelt key is reported by name.
+    ///
+    /// # Errors
+    /// [`MethodError::Config`] naming `[methods.<name>]` and the serde message.
     pub fn config<T: DeserializeOwned>(&self) -> Result<T, MethodError> {
         serde_json::from_value(self.meta.config.clone())
             .map_err(|e| MethodError::Config(format!("[methods.{}]: {e}", self.meta.method)))
     }
 
-    /// Reports progress in [0, 1] with a short message (shown by the harness).
+    /// Reports progress in [0, 1] with a short message (shown by the harness). A message with
+    /// NUL bytes has them replaced by spaces.
     pub fn progress(&self, fraction: f64, message: &str) {
         if let Some((f, host)) = self.progress {
             let msg = std::ffi::CString::new(message.replace('\0', " ")).unwrap_or_default();
@@ -373,6 +348,9 @@ impl Context {
     /// training recipe unless `spec` / `recipe` say otherwise — with init, order and
     /// augmentation seeds derived from `seed`. `opts` may carry per-epoch / per-step callbacks
     /// (its seeds and augmenter are filled in here). Returns the variables and the network.
+    ///
+    /// # Errors
+    /// [`MethodError::Failed`] when `images` is not 4-D; [`MethodError::Torch`] from training.
     pub fn train_model(
         &self,
         images: &Tensor,
@@ -417,6 +395,10 @@ impl Context {
     /// on `input.train` with the epoch of best `input.val` accuracy kept, and cached per user:
     /// the first call for a dataset and recipe trains it (with progress), later calls and
     /// other cells load it. An error if the protocol names no `[teacher]`.
+    ///
+    /// # Errors
+    /// [`MethodError::Unsupported`] when the protocol has no `[teacher]`; otherwise those of
+    /// [`Context::teacher_for`].
     pub fn teacher(&self, input: &Input) -> Result<crate::teacher::Teacher, MethodError> {
         let p = &self.meta.protocol;
         let spec = p.teacher.as_ref().ok_or_else(|| {
@@ -432,6 +414,10 @@ impl Context {
     /// observer), trained and cached exactly as the protocol's teacher is: `spec`'s recipe on
     /// `input.train`, the epoch of best `input.val` accuracy kept, eval mode, frozen, stored in
     /// the same per-user cache under its content hash (so an identical spec is the same entry).
+    ///
+    /// # Errors
+    /// [`MethodError::Config`] for an invalid recipe, [`MethodError::Failed`] when the cache
+    /// cannot be written, [`MethodError::Torch`] from training.
     pub fn teacher_for(
         &self,
         spec: &crate::spec::TeacherSpec,
@@ -470,29 +456,12 @@ impl Context {
     }
 }
 
-/// `cpu`, `cuda`, `cuda:N` -> a tch device (unknown strings fall back to CPU).
-pub fn parse_device(s: &str) -> Device {
-    match s {
-        "cuda" => Device::Cuda(0),
-        s if s.starts_with("cuda:") => Device::Cuda(s[5..].parse().unwrap_or(0)),
-        _ => Device::Cpu,
-    }
-}
-
-/// Canonical device string for records.
-pub fn device_string(d: Device) -> String {
-    match d {
-        Device::Cpu => "cpu".into(),
-        Device::Cuda(i) => format!("cuda:{i}"),
-        other => format!("{other:?}").to_lowercase(),
-    }
-}
-
 /// The trait. `Default` builds the method; `compress` is called once per cell, in a fresh
 /// child process, with the train and validation splits and the budget.
 pub trait Method: Default + 'static {
     /// Unique, lowercase, `[a-z0-9-]`: used on the command line and in `[methods.<name>]`.
     const NAME: &'static str;
+    /// The method's family (decides how `bench` treats budgets and which table it joins).
     const FAMILY: Family;
     /// The plugin's version (recorded with every result; bump it when results can change).
     const VERSION: &'static str;
@@ -501,5 +470,13 @@ pub trait Method: Default + 'static {
     /// One line for `bench list`.
     const DESCRIPTION: &'static str;
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError>;
+    /// Compresses `input.train` to `input.budget`. Called once per cell in a fresh process;
+    /// `self` is `Default::default()`.
+    ///
+    /// # Errors
+    /// [`MethodError::Unsupported`] for a budget (or protocol) the method cannot handle (a
+    /// skip, not a failure, in `bench plugin check`); [`MethodError::Config`] for a bad
+    /// `[methods.<name>]` table; anything else as [`MethodError::Failed`] or
+    /// [`MethodError::Torch`].
+    fn compress(&mut self, input: &Input, ctx: &Context) -> Result<Compressed, MethodError>;
 }

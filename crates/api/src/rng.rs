@@ -9,10 +9,12 @@ pub struct SplitMix64 {
 }
 
 impl SplitMix64 {
+    /// A generator whose state starts at `seed` (any value, 0 included).
     pub fn new(seed: u64) -> Self {
         Self { state: seed }
     }
 
+    /// The next 64 uniformly distributed bits.
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.state;
@@ -77,6 +79,15 @@ pub fn derive_seed(parent: u64, label: &str) -> u64 {
     }
     // Keep seeds in i64 range: libtorch's manual_seed takes a signed value in tch.
     SplitMix64::new(parent ^ h).next_u64() >> 1
+}
+
+/// Tests that seed libtorch's global generator hold this lock: the test harness runs tests on
+/// parallel threads, and one generator shared between them would make streams interleave.
+/// (A real cell runs in its own process, single-threaded on the Rust side.)
+#[cfg(test)]
+pub(crate) fn test_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

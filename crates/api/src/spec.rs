@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A network architecture, built by [`crate::nn::build`].
+/// A network architecture, built by [`crate::nn::models::build`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Arch {
@@ -19,9 +19,12 @@ pub enum Arch {
     Resnet18Imagenet,
 }
 
+/// Which network to build: `[student]`, `[teacher.model]` in a protocol, or a method's own
+/// model. Unknown keys are rejected.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
+    /// The architecture.
     pub arch: Arch,
     /// Channels of every ConvNet block (ignored by ResNets).
     #[serde(default = "default_width")]
@@ -39,6 +42,7 @@ fn default_depth() -> i64 {
 }
 
 impl ModelSpec {
+    /// ConvNet-3 of width 128 (instance norm): the DC/DM/MTT benchmarks' student.
     pub fn convnet() -> Self {
         Self {
             arch: Arch::Convnet,
@@ -46,6 +50,7 @@ impl ModelSpec {
             depth: 3,
         }
     }
+    /// A short human description, e.g. `ConvNet-3 (width 128, instance norm)`.
     pub fn describe(&self) -> String {
         match self.arch {
             Arch::Convnet => format!(
@@ -59,13 +64,17 @@ impl ModelSpec {
     }
 }
 
+/// The optimiser of a training recipe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Optimizer {
+    /// SGD with `momentum`, `weight_decay` (L2, coupled) and optional Nesterov momentum.
     Sgd,
+    /// AdamW (Loshchilov & Hutter, ICLR 2019) with decoupled `weight_decay`.
     Adamw,
 }
 
+/// The learning-rate schedule of a training recipe (see [`TrainSpec::lr_at`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Schedule {
@@ -75,6 +84,7 @@ pub enum Schedule {
     Step,
     /// Cosine annealing from lr to 0 over the epochs (per epoch).
     Cosine,
+    /// `lr` for every epoch.
     Constant,
 }
 
@@ -82,6 +92,7 @@ pub enum Schedule {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Augment {
+    /// No augmentation.
     None,
     /// Differentiable siamese augmentation (Zhao & Bilen 2021), one op group drawn per batch.
     Dsa,
@@ -91,20 +102,31 @@ pub enum Augment {
     RrcFlip,
 }
 
+/// A training recipe: `[train]` and `[teacher.train]` in a protocol, or a method's own.
+/// Unknown keys are rejected; [`TrainSpec::validate`] checks the numbers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainSpec {
+    /// Passes over the training set (>= 1).
     pub epochs: usize,
+    /// Images per optimisation step (>= 1); the last batch of an epoch may be smaller.
     pub batch_size: usize,
+    /// The optimiser.
     pub optimizer: Optimizer,
+    /// Initial learning rate (> 0).
     pub lr: f64,
+    /// SGD momentum in [0, 1) (default 0; ignored by AdamW).
     #[serde(default)]
     pub momentum: f64,
+    /// Weight decay (>= 0, default 0): L2 for SGD, decoupled for AdamW.
     #[serde(default)]
     pub weight_decay: f64,
+    /// Nesterov momentum for SGD (default false).
     #[serde(default)]
     pub nesterov: bool,
+    /// The learning-rate schedule.
     pub schedule: Schedule,
+    /// The per-batch augmentation.
     pub augment: Augment,
     /// DSA operation groups separated by `_`, e.g. `color_crop_cutout_flip_scale_rotate`.
     /// `flip` is dropped automatically on datasets that are not mirror invariant (digits).
@@ -121,6 +143,7 @@ pub struct TrainSpec {
     pub mix_alpha: f64,
 }
 
+/// `[0.08, 1.0]`: torchvision's RandomResizedCrop default scale range.
 pub fn default_rrc_scale() -> [f64; 2] {
     [0.08, 1.0]
 }
@@ -131,6 +154,8 @@ fn default_mix_alpha() -> f64 {
     1.0
 }
 
+/// `color_crop_cutout_flip_scale_rotate`: the DSA paper's full strategy (Zhao & Bilen, ICML
+/// 2021).
 pub fn default_dsa_strategy() -> String {
     "color_crop_cutout_flip_scale_rotate".into()
 }
@@ -155,6 +180,9 @@ impl TrainSpec {
     }
 
     /// Checks values a TOML/JSON type check cannot; returns the offending key and why.
+    ///
+    /// # Errors
+    /// `(key, why)` for the first invalid key.
     pub fn validate(&self) -> Result<(), (String, String)> {
         let bad = |k: &str, why: String| Err((k.to_string(), why));
         if self.epochs == 0 {
@@ -280,7 +308,9 @@ mod tests {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TeacherSpec {
+    /// The teacher's network.
     pub model: ModelSpec,
+    /// The teacher's training recipe.
     pub train: TrainSpec,
     /// Seed of the teacher's init, batch order and augmentation (derived by label).
     pub seed: u64,
@@ -291,6 +321,9 @@ pub struct TeacherSpec {
 
 impl TeacherSpec {
     /// `Err((key, why))` naming the offending key under `[teacher]`.
+    ///
+    /// # Errors
+    /// `(key, why)` for the first invalid key.
     pub fn validate(&self) -> Result<(), (String, String)> {
         self.train
             .validate()
@@ -307,29 +340,47 @@ impl TeacherSpec {
 pub enum LabelSpec {
     /// Hinton et al.: `alpha * CE(y) + (1 - alpha) * T^2 * KL(teacher_T || student_T)` with the
     /// protocol's teacher relabelling every augmented batch.
-    Kd { temperature: f64, alpha: f64 },
+    Kd {
+        /// Softmax temperature `T` (> 0).
+        temperature: f64,
+        /// Weight of the hard-label cross-entropy, in [0, 1].
+        alpha: f64,
+    },
     /// Zhao et al., Decoupled KD: `CE(y) + w(epoch) * (alpha * TCKD + beta * NCKD)` at
     /// temperature T, w ramping linearly to 1 over `warmup_epochs`.
     Dkd {
+        /// Weight of the target-class term TCKD (>= 0).
         alpha: f64,
+        /// Weight of the non-target-class term NCKD (>= 0).
         beta: f64,
+        /// Softmax temperature `T` (> 0).
         temperature: f64,
+        /// Epochs over which `w` ramps linearly to 1 (default 0: no ramp).
         #[serde(default)]
         warmup_epochs: usize,
     },
-    /// Label smoothing: CE against `(1 - epsilon) * onehot + epsilon / K`; no teacher.
-    Smoothing { epsilon: f64 },
+    /// Label smoothing: CE against `(1 - epsilon) * onehot + epsilon / K`; no teacher
+    /// (Szegedy et al., Rethinking the Inception Architecture, CVPR 2016).
+    Smoothing {
+        /// Smoothing mass in [0, 1).
+        epsilon: f64,
+    },
     /// FKD-style stored labels: per epoch, per sample, teacher logits (fp16) with the crop /
     /// flip / mix parameters they were computed under, replayed by the harness. `file` is a
     /// label store written by the method (see `crate::label_store`).
     Stored {
+        /// The label store (in the method's scratch folder; the harness keeps a copy).
         file: std::path::PathBuf,
+        /// Hex SHA-256 of the file as written.
         sha256: String,
     },
 }
 
 impl LabelSpec {
     /// Checks the numbers; `Err(why)`.
+    ///
+    /// # Errors
+    /// A message naming the label function and the offending number.
     pub fn validate(&self) -> Result<(), String> {
         let t_ok = |t: f64| t > 0.0 && t.is_finite();
         match self {

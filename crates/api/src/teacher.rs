@@ -10,10 +10,11 @@
 //! of training the same teacher twice. The test split is never seen here; the harness measures
 //! the teacher's test accuracy itself.
 
-use crate::method::{MethodError, Split};
+use crate::error::MethodError;
 use crate::nn::{self, FitOptions, Network, Targets};
 use crate::rng::derive_seed;
 use crate::spec::TeacherSpec;
+use crate::split::Split;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -26,9 +27,11 @@ const ENTRY_FORMAT: u32 = 1;
 /// What is known about a teacher, stored in `teacher.json` and copied into records.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct TeacherInfo {
+    /// Cache-entry format version.
     pub format: u32,
     /// Content key of the cache entry (hex SHA-256).
     pub key: String,
+    /// The recipe it was trained by.
     pub spec: TeacherSpec,
     /// SHA-256 of the train+validation tensors it was trained and selected on.
     pub data_checksum: String,
@@ -36,11 +39,15 @@ pub struct TeacherInfo {
     pub val_acc: f64,
     /// 1-based epoch that was kept.
     pub best_epoch: usize,
+    /// Epochs trained before stopping (early stopping may end before the recipe's epochs).
     pub epochs_run: usize,
+    /// Wall-clock training time in seconds of the run that trained it.
     pub train_seconds: f64,
+    /// Number of trainable parameters.
     pub parameters: i64,
     /// Parameter bytes at float32: what an online teacher costs to ship with a dataset.
     pub parameter_bytes: u64,
+    /// Hex SHA-256 of `weights.safetensors`; an entry whose file does not match is rebuilt.
     pub weights_sha256: String,
     /// Device class it was trained on (`cpu` or `cuda`): the two differ numerically.
     pub trained_on: String,
@@ -48,8 +55,11 @@ pub struct TeacherInfo {
 
 /// A loaded teacher in eval mode.
 pub struct Teacher {
+    /// The teacher's variables (frozen).
     pub vs: VarStore,
+    /// The network (call it in eval mode: `forward_t(x, false)`).
     pub net: Box<dyn Network>,
+    /// What is known about it.
     pub info: TeacherInfo,
     /// True when the weights came from the cache rather than being trained now.
     pub from_cache: bool,
@@ -78,12 +88,17 @@ pub fn batched_logits(net: &dyn Network, x: &Tensor, batch: i64) -> Tensor {
 
 /// Everything a teacher depends on besides its recipe.
 pub struct TeacherData<'a> {
+    /// The split it trains on.
     pub train: &'a Split,
+    /// The split its kept epoch is chosen on.
     pub val: &'a Split,
+    /// Number of classes `K` (its output width).
     pub num_classes: usize,
-    /// Per-channel normalisation of the train split (what the student sees too).
+    /// Per-channel mean of the train split in [0, 1] pixel scale (what the student sees too).
     pub mean: &'a [f64],
+    /// Per-channel standard deviation of the train split in [0, 1] pixel scale.
     pub std: &'a [f64],
+    /// False for digits: its DSA drops `flip`.
     pub mirror_invariant: bool,
 }
 
@@ -123,8 +138,8 @@ pub fn cache_key(
         "mean": data.mean,
         "std": data.std,
         "mirror_invariant": data.mirror_invariant,
-        "api": crate::API_VERSION,
-        "libtorch": crate::LIBTORCH_VERSION,
+        "api": crate::version::API_VERSION,
+        "libtorch": crate::version::LIBTORCH_VERSION,
         "device": device_class(device),
     });
     hex::encode(Sha256::digest(v.to_string().as_bytes()))
@@ -142,6 +157,10 @@ fn fail(what: String) -> MethodError {
 /// Returns the teacher for `spec` on `data`: from `cache_root/teachers/<key>` when a valid
 /// entry exists, otherwise trained now and stored. `progress(fraction, message)` reports
 /// training; `warn` receives a line when a corrupted entry is discarded.
+///
+/// # Errors
+/// [`MethodError::Config`] for an invalid recipe, [`MethodError::Failed`] when the cache
+/// folder, lock or files cannot be written, [`MethodError::Torch`] from training.
 pub fn obtain(
     spec: &TeacherSpec,
     data: &TeacherData,
@@ -185,26 +204,22 @@ pub fn obtain(
     }
     let t = train(spec, data, device, &key, &checksum, progress)?;
     let weights = dir.join("weights.safetensors");
-    let tmp = dir.join("weights.partial.safetensors");
-    t.vs.save(&tmp)
-        .map_err(|e| fail(format!("cannot write {}: {e}", tmp.display())))?;
     let mut info = t.info.clone();
-    info.weights_sha256 =
-        file_sha256(&tmp).map_err(|e| fail(format!("cannot read {}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, &weights)
-        .map_err(|e| fail(format!("cannot move {}: {e}", weights.display())))?;
-    let json_tmp = dir.join("teacher.json.partial");
-    std::fs::write(
-        &json_tmp,
-        serde_json::to_string_pretty(&info).expect("json"),
+    // The weights first, then the description that vouches for them: a reader that finds
+    // teacher.json finds the weights it names (both written atomically and durably).
+    info.weights_sha256 = crate::fsio::replace_with(&weights, |tmp| {
+        t.vs.save(tmp).map_err(std::io::Error::other)?;
+        file_sha256(tmp)
+    })
+    .map_err(|e| fail(format!("cannot write {}: {e}", weights.display())))?;
+    let meta = dir.join("teacher.json");
+    crate::fsio::write_atomic(
+        &meta,
+        serde_json::to_string_pretty(&info)
+            .expect("json")
+            .as_bytes(),
     )
-    .and_then(|_| std::fs::rename(&json_tmp, dir.join("teacher.json")))
-    .map_err(|e| {
-        fail(format!(
-            "cannot write {}: {e}",
-            dir.join("teacher.json").display()
-        ))
-    })?;
+    .map_err(|e| fail(format!("cannot write {}: {e}", meta.display())))?;
     Ok(Teacher { info, ..t })
 }
 
@@ -429,7 +444,7 @@ mod tests {
 
     #[test]
     fn trains_caches_reuses_and_rebuilds_a_corrupted_entry() {
-        let _rng = crate::rng_lock();
+        let _rng = crate::rng::test_lock();
         let (train, val) = (split(16, 1), split(4, 2));
         let data = TeacherData {
             train: &train,

@@ -154,14 +154,14 @@ pub fn compress<M: distillery_api::Method>(
     let train = mnist_split(&[0, 1, 2], per_class);
     let val = mnist_split(&[0, 1, 2], 2);
     let names = class_names(3);
-    let mut ctx = context(M::NAME, 3, config, 8, seed);
+    let ctx = context(M::NAME, 3, config, 8, seed);
     let input = distillery_api::Input {
         train: &train,
         val: &val,
         class_names: &names,
         budget,
     };
-    M::default().compress(&input, &mut ctx)
+    M::default().compress(&input, &ctx)
 }
 
 /// The images and labels of an `Output::Images`; panics on anything else.

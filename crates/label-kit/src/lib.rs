@@ -128,12 +128,9 @@ impl<P: LabelMethod> Method for Labelled<P> {
     const PAPER: &'static str = P::PAPER;
     const DESCRIPTION: &'static str = P::DESCRIPTION;
 
-    // When `Method::compress` takes `ctx: &Context`, change the parameter below and drop the
-    // `let ctx: &Context = ctx;` line: nothing else in the kit or its plugins changes.
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
+    fn compress(&mut self, input: &Input, ctx: &Context) -> Result<Compressed, MethodError> {
         let cfg: P::Config = ctx.config()?;
         P::check(&cfg)?;
-        let ctx: &Context = ctx;
         let job = Job {
             input,
             ctx,

@@ -35,7 +35,7 @@ impl Method for Template {
     const DESCRIPTION: &'static str =
         "per class, the k images closest to the class mean in pixel space";
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
+    fn compress(&mut self, input: &Input, ctx: &Context) -> Result<Compressed, MethodError> {
         let cfg: Config = ctx.config()?;
         let p = match cfg.distance.as_str() {
             "l2" => 2.0,

@@ -122,12 +122,9 @@ impl<P: PruningMethod> Method for Pruning<P> {
     const PAPER: &'static str = P::PAPER;
     const DESCRIPTION: &'static str = P::DESCRIPTION;
 
-    // When `Method::compress` takes `ctx: &Context`, change the parameter below and drop the
-    // `let ctx: &Context = ctx;` line: nothing else in the kit or its plugins changes.
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
+    fn compress(&mut self, input: &Input, ctx: &Context) -> Result<Compressed, MethodError> {
         let cfg: P::Config = ctx.config()?;
         P::check(&cfg)?;
-        let ctx: &Context = ctx;
         let plan = Plan::from_budget(&input.budget, input.train.len(), P::NAME)?;
         let scoring =
             P::scoring(&cfg).resolve(&P::SCORING, &ctx.protocol().train, P::ALLOW_ZERO_EPOCHS)?;

@@ -35,6 +35,8 @@
 //! # Ok::<(), distillery_stats::StatsError>(())
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod bootstrap;
 pub mod ddranking;
 pub mod multiple;

@@ -80,6 +80,9 @@ pub fn sample_std(xs: &[f64]) -> Result<f64> {
 }
 
 /// Summarises `xs` with a 95 % t-interval. See [`summarize_with_conf`].
+///
+/// # Errors
+/// As [`summarize_with_conf`].
 pub fn summarize(xs: &[f64]) -> Result<Summary> {
     summarize_with_conf(xs, DEFAULT_CONF)
 }

@@ -99,6 +99,9 @@ fn need_two(what: &'static str, xs: &[f64]) -> Result<()> {
 
 /// Welch's two-sample t-test (unequal variances) with a 95 % interval for
 /// `mean(a) - mean(b)`. See [`welch_t_test_with_conf`].
+///
+/// # Errors
+/// As [`welch_t_test_with_conf`].
 pub fn welch_t_test(a: &[f64], b: &[f64]) -> Result<TTest> {
     welch_t_test_with_conf(a, b, DEFAULT_CONF)
 }
@@ -137,6 +140,9 @@ pub fn welch_t_test_with_conf(a: &[f64], b: &[f64], conf: f64) -> Result<TTest> 
 
 /// Paired t-test with a 95 % interval for `mean(a - b)`. See
 /// [`paired_t_test_with_conf`].
+///
+/// # Errors
+/// As [`paired_t_test_with_conf`].
 pub fn paired_t_test(a: &[f64], b: &[f64]) -> Result<TTest> {
     paired_t_test_with_conf(a, b, DEFAULT_CONF)
 }
@@ -169,6 +175,9 @@ pub fn paired_t_test_with_conf(a: &[f64], b: &[f64], conf: f64) -> Result<TTest>
 
 /// One-sample t-test of `H0: mean(x) = mu` with a 95 % interval for
 /// `mean(x) - mu`. See [`one_sample_t_test_with_conf`].
+///
+/// # Errors
+/// As [`one_sample_t_test_with_conf`].
 pub fn one_sample_t_test(xs: &[f64], mu: f64) -> Result<TTest> {
     one_sample_t_test_with_conf(xs, mu, DEFAULT_CONF)
 }

@@ -62,14 +62,19 @@ impl DeviceArgs {
 /// there is one and `cpu` otherwise; `cpu`; `cuda` (= `cuda:0`) and `cuda:N` only when that
 /// device exists. Anything else is an error (exit 2): there is no silent fallback to the CPU.
 pub fn parse_device(s: &str, cuda_devices: usize) -> Result<tch::Device, BenchError> {
-    let bad = || BenchError::Usage(format!("--device {s}: expected cpu, cuda, cuda:N or auto"));
+    // The syntax is the API's (`cpu`, `cuda`, `cuda:N`; the form records and plugin requests
+    // use); `auto` and whether the device exists are decided here.
     let index = match s {
         "auto" if cuda_devices > 0 => 0,
-        "auto" | "cpu" => return Ok(tch::Device::Cpu),
-        "cuda" => 0,
-        s => match s.strip_prefix("cuda:").map(str::parse::<usize>) {
-            Some(Ok(i)) => i,
-            _ => return Err(bad()),
+        "auto" => return Ok(tch::Device::Cpu),
+        s => match distillery_api::method::parse_device(s) {
+            Ok(tch::Device::Cuda(i)) => i,
+            Ok(d) => return Ok(d),
+            Err(_) => {
+                return Err(BenchError::Usage(format!(
+                    "--device {s}: expected cpu, cuda, cuda:N or auto"
+                )))
+            }
         },
     };
     if cuda_devices == 0 {

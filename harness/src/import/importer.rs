@@ -29,7 +29,7 @@ impl Method for Importer {
     const PAPER: &'static str = "";
     const DESCRIPTION: &'static str = "built-in: evaluates a compressed set read from a file";
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
+    fn compress(&mut self, input: &Input, ctx: &Context) -> Result<Compressed, MethodError> {
         let src: Source = serde_json::from_value(ctx.meta().config.clone())
             .map_err(|e| MethodError::Config(format!("the importer's request: {e}")))?;
         let failed = |e: ImportError| MethodError::Failed(e.to_string());

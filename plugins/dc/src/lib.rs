@@ -20,7 +20,7 @@ impl Method for Dc {
     const DESCRIPTION: &'static str =
         "gradient matching: layer-wise cosine distance of real vs synthetic weight gradients along training on the synthetic set";
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
+    fn compress(&mut self, input: &Input, ctx: &Context) -> Result<Compressed, MethodError> {
         gradient_matching::compress(Self::NAME, false, &DEFAULTS, input, ctx)
     }
 }

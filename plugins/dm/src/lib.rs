@@ -237,14 +237,13 @@ impl Method for Dm {
     const DESCRIPTION: &'static str =
         "distribution matching: per-class mean embeddings of real and synthetic images under random ConvNets, siamese DSA";
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
+    fn compress(&mut self, input: &Input, ctx: &Context) -> Result<Compressed, MethodError> {
         let ipc = ipc_budget(Self::NAME, &input.budget)?;
         let cfg: Config = ctx.config()?;
         let p = ctx.protocol();
         let s = cfg.resolve(&p.student, &p.train.dsa_strategy, p.mirror_invariant)?;
         let pool = RealPool::from_input(ctx, input)?;
         let seed = ctx.seeds().selection;
-        let ctx: &Context = ctx;
         let (syn, report) = run(&pool, ipc, &s, seed, &mut |f, m| ctx.progress(f, m))?;
         let (images, labels) = syn.to_pixels(pool.mean(), pool.std());
         Ok(
@@ -364,14 +363,14 @@ mod tests {
         let names = testing::class_names(3);
         let cfg = serde_json::json!({"iterations": 3, "batch_real": 8});
         let call = |budget: Budget, seed: u64| {
-            let mut ctx = testing::context("dm", 3, cfg.clone(), 8, seed);
+            let ctx = testing::context("dm", 3, cfg.clone(), 8, seed);
             let input = Input {
                 train: &split,
                 val: &val,
                 class_names: &names,
                 budget,
             };
-            Dm.compress(&input, &mut ctx)
+            Dm.compress(&input, &ctx)
         };
         let out = call(Budget::Ipc(2), 1).unwrap();
         let Output::Images {

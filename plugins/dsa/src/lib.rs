@@ -20,7 +20,7 @@ impl Method for Dsa {
     const DESCRIPTION: &'static str =
         "gradient matching with differentiable siamese augmentation of real and synthetic batches";
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
+    fn compress(&mut self, input: &Input, ctx: &Context) -> Result<Compressed, MethodError> {
         gradient_matching::compress(Self::NAME, true, &DEFAULTS, input, ctx)
     }
 }

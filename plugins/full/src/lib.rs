@@ -16,7 +16,7 @@ impl Method for Full {
     const DESCRIPTION: &'static str =
         "the whole train split, trained with the protocol's [reference] recipe";
 
-    fn compress(&mut self, input: &Input, _ctx: &mut Context) -> Result<Compressed, MethodError> {
+    fn compress(&mut self, input: &Input, _ctx: &Context) -> Result<Compressed, MethodError> {
         Ok(Compressed::indices((0..input.train.len() as i64).collect()))
     }
 }

@@ -224,7 +224,7 @@ pub fn open(path: &Path, key: &str) -> Result<Option<Trajectory>, String> {
     }))
 }
 
-/// Writes a trajectory file atomically (temporary file in the same folder, then rename).
+/// Writes a trajectory file atomically and durably (`distillery_api::fsio::write_atomic`).
 pub fn write(
     path: &Path,
     key: &str,
@@ -257,13 +257,7 @@ pub fn write(
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(fail)?;
     }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    {
-        let mut f = File::create(&tmp).map_err(fail)?;
-        f.write_all(&bytes).map_err(fail)?;
-        f.sync_all().map_err(fail)?;
-    }
-    std::fs::rename(&tmp, path).map_err(fail)
+    distillery_api::fsio::write_atomic(path, &bytes).map_err(fail)
 }
 
 /// Trains expert `i` of `plan` on `train` (normalised by the context) with the harness's fit

@@ -228,11 +228,10 @@ impl Method for Mtt {
     const DESCRIPTION: &'static str =
         "synthetic images whose student training trajectory matches cached expert trajectories (trajectory matching)";
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
+    fn compress(&mut self, input: &Input, ctx: &Context) -> Result<Compressed, MethodError> {
         let ipc = distillery_distill_kit::ipc_budget("mtt", &input.budget)?;
         let cfg: Config = ctx.config()?;
         let r = cfg.resolve(ipc)?;
-        let ctx: &Context = ctx;
         let classes = input.num_classes() as i64;
         let s = input.train.images.size();
         let in_shape = [s[1], s[2], s[3]];

@@ -303,14 +303,14 @@ fn compress_end_to_end_is_deterministic_and_reports_its_cost() {
     let val = mnist(2, 10, 300);
     let names: Vec<String> = (0..10).map(|c| c.to_string()).collect();
     let run = || {
-        let mut ctx = ctx_with(cfg.clone(), dir.path(), 4, 2);
+        let ctx = ctx_with(cfg.clone(), dir.path(), 4, 2);
         let input = Input {
             train: &train,
             val: &val,
             class_names: &names,
             budget: Budget::Ipc(2),
         };
-        Mtt.compress(&input, &mut ctx).unwrap()
+        Mtt.compress(&input, &ctx).unwrap()
     };
     let a = run();
     let b = run();
@@ -423,7 +423,7 @@ fn config_presets_validation_and_unsupported_budgets() {
 
     // Fraction budgets are declined with a message naming the budget.
     let dir = tempfile::tempdir().unwrap();
-    let mut ctx = ctx_with(serde_json::json!({}), dir.path(), 4, 1);
+    let ctx = ctx_with(serde_json::json!({}), dir.path(), 4, 1);
     let train = mnist(1, 10, 0);
     let names: Vec<String> = (0..10).map(|c| c.to_string()).collect();
     let input = Input {
@@ -432,15 +432,15 @@ fn config_presets_validation_and_unsupported_budgets() {
         class_names: &names,
         budget: Budget::Fraction(0.05),
     };
-    let e = Mtt.compress(&input, &mut ctx).unwrap_err();
+    let e = Mtt.compress(&input, &ctx).unwrap_err();
     assert!(matches!(e, MethodError::Unsupported(_)));
     assert!(e.to_string().contains("5%"), "{e}");
     // A protocol student MTT cannot unroll is declined by name.
-    let mut ctx = ctx_arch(serde_json::json!({}), dir.path(), "resnet18", 4, 1);
+    let ctx = ctx_arch(serde_json::json!({}), dir.path(), "resnet18", 4, 1);
     let input = Input {
         budget: Budget::Ipc(1),
         ..input
     };
-    let e = Mtt.compress(&input, &mut ctx).unwrap_err().to_string();
+    let e = Mtt.compress(&input, &ctx).unwrap_err().to_string();
     assert!(e.contains("ResNet-18"), "{e}");
 }

@@ -113,7 +113,7 @@ impl Method for Pca {
     const DESCRIPTION: &'static str =
         "easiest real images by a pruning score (EL2N / forgetting / AUM), factor x factor combined per image, hard labels";
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
+    fn compress(&mut self, input: &Input, ctx: &Context) -> Result<Compressed, MethodError> {
         let ipc = distillery_distill_kit::ipc_budget("pca", &input.budget)?;
         let cfg: Config = ctx.config()?;
         if !(1..=8).contains(&cfg.factor) {
@@ -127,7 +127,6 @@ impl Method for Pca {
                 "[methods.pca] models: must be at least 1".into(),
             ));
         }
-        let ctx: &Context = ctx;
         let s = input.train.images.size();
         let (h, w) = (s[2], s[3]);
         if h < cfg.factor || w < cfg.factor {

@@ -106,7 +106,7 @@ fn compress_on_real_digits_honours_the_budget_and_combines_the_easiest() {
             class_names: &names,
             budget: Budget::Ipc(ipc),
         };
-        Pca.compress(&input, &mut ctx(cfg.clone())).unwrap()
+        Pca.compress(&input, &ctx(cfg.clone())).unwrap()
     };
     let a = run(2);
     let Output::Images {
@@ -167,7 +167,7 @@ fn compress_on_real_digits_honours_the_budget_and_combines_the_easiest() {
     let mut c1 = cfg.clone();
     c1["factor"] = 1.into();
     c1["score"] = "aum".into();
-    let one = Pca.compress(&input, &mut ctx(c1)).unwrap();
+    let one = Pca.compress(&input, &ctx(c1)).unwrap();
     let Output::Images { images: i1, .. } = &one.output else {
         panic!()
     };
@@ -189,17 +189,14 @@ fn bad_budgets_and_configs_are_reported_by_name() {
         budget,
     };
     let e = Pca
-        .compress(
-            &input(Budget::Fraction(0.05)),
-            &mut ctx(serde_json::json!({})),
-        )
+        .compress(&input(Budget::Fraction(0.05)), &ctx(serde_json::json!({})))
         .unwrap_err();
     assert!(matches!(e, MethodError::Unsupported(_)), "{e}");
     assert!(e.to_string().contains("5%"), "{e}");
     let e = Pca
         .compress(
             &input(Budget::Ipc(1)),
-            &mut ctx(serde_json::json!({"factor": 0})),
+            &ctx(serde_json::json!({"factor": 0})),
         )
         .unwrap_err()
         .to_string();
@@ -207,7 +204,7 @@ fn bad_budgets_and_configs_are_reported_by_name() {
     let e = Pca
         .compress(
             &input(Budget::Ipc(1)),
-            &mut ctx(serde_json::json!({"facto": 2})),
+            &ctx(serde_json::json!({"facto": 2})),
         )
         .unwrap_err()
         .to_string();
@@ -215,7 +212,7 @@ fn bad_budgets_and_configs_are_reported_by_name() {
     let e = Pca
         .compress(
             &input(Budget::Ipc(1)),
-            &mut ctx(serde_json::json!({"score": "grand"})),
+            &ctx(serde_json::json!({"score": "grand"})),
         )
         .unwrap_err()
         .to_string();

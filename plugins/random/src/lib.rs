@@ -20,7 +20,7 @@ impl Method for Random {
     const PAPER: &'static str = "baseline (class-balanced uniform random subset)";
     const DESCRIPTION: &'static str = "class-balanced random subset drawn from the selection seed";
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
+    fn compress(&mut self, input: &Input, ctx: &Context) -> Result<Compressed, MethodError> {
         let _: Config = ctx.config()?;
         Ok(Compressed::indices(distillery_api::select::random_subset(
             input,

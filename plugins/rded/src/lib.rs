@@ -342,14 +342,13 @@ impl Method for Rded {
     const DESCRIPTION: &'static str =
         "most realistic random crops of real images under an observer (lowest CE), stitched factor x factor per image, observer relabelling";
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
+    fn compress(&mut self, input: &Input, ctx: &Context) -> Result<Compressed, MethodError> {
         let started = std::time::Instant::now();
         let ipc = ipc_budget(Self::NAME, &input.budget)?;
         let cfg: Config = ctx.config()?;
         let p = ctx.protocol().clone();
         let s = cfg.resolve(&p.student, &p.train)?;
         let seed = ctx.seeds().selection;
-        let ctx: &Context = ctx;
         let (obs, source) = observer(ctx, input, &s)?;
         let observer_seconds = started.elapsed().as_secs_f64();
         let k = input.num_classes();

@@ -405,14 +405,13 @@ impl Method for Sre2l {
     const DESCRIPTION: &'static str =
         "squeeze a BN model, recover images by CE + BN-statistics matching (Adam, jitter), relabel with its soft predictions";
 
-    fn compress(&mut self, input: &Input, ctx: &mut Context) -> Result<Compressed, MethodError> {
+    fn compress(&mut self, input: &Input, ctx: &Context) -> Result<Compressed, MethodError> {
         let started = std::time::Instant::now();
         let ipc = ipc_budget(Self::NAME, &input.budget)?;
         let cfg: Config = ctx.config()?;
         let p = ctx.protocol().clone();
         let s = cfg.resolve(&p.student, &p.train, p.mirror_invariant)?;
         let seed = ctx.seeds().selection;
-        let ctx: &Context = ctx;
         let (squeeze, source) = squeeze_model(ctx, input, &s)?;
         let squeeze_seconds = started.elapsed().as_secs_f64();
         let pool = RealPool::from_input(ctx, input)?;

@@ -217,7 +217,7 @@ fn compress_honours_the_budget_and_is_deterministic() {
         class_names: &names,
         budget: Budget::Ipc(1),
     };
-    let out = Sre2l.compress(&input, &mut ctx).unwrap();
+    let out = Sre2l.compress(&input, &ctx).unwrap();
     let Some(distillery_api::spec::LabelSpec::Stored { file, sha256 }) = &out.label_spec else {
         panic!("expected stored labels, got {:?}", out.label_spec)
     };

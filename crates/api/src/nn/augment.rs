@@ -32,6 +32,7 @@ const CONTRAST: f64 = 0.5;
 /// the "siamese" part: the same transformation for real and synthetic images.
 #[derive(Debug)]
 pub struct DsaDraw {
+    /// The DSA operation group drawn (one of [`DSA_GROUPS`]).
     pub group: &'static str,
     /// Per-image uniforms / integers, shaped for the group (see `apply`).
     params: Vec<Tensor>,
@@ -157,6 +158,9 @@ impl DsaDraw {
     }
 
     /// Rebuilds a draw from its record; `Err` for an unknown group or inconsistent shapes.
+    ///
+    /// # Errors
+    /// A message for an unknown group or parameters of the wrong shape or type.
     pub fn from_record(r: &DrawRecord, device: Device) -> Result<DsaDraw, String> {
         let group = DSA_GROUPS
             .iter()
@@ -191,15 +195,20 @@ impl DsaDraw {
 /// Values of one DSA parameter tensor.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ParamValues {
+    /// Float parameters (uniform draws, scales, angles), flattened row-major.
     F32(Vec<f32>),
+    /// Integer parameters (shifts, crop offsets, flags), flattened row-major.
     I64(Vec<i64>),
 }
 
 /// A [`DsaDraw`] as plain data.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DrawRecord {
+    /// The DSA operation group (one of [`DSA_GROUPS`]).
     pub group: String,
+    /// Number of images the draw was made for.
     pub n: i64,
+    /// Each parameter tensor as (shape, values).
     pub params: Vec<(Vec<i64>, ParamValues)>,
 }
 
@@ -292,7 +301,7 @@ mod tests {
 
     #[test]
     fn flip_is_dropped_for_digits() {
-        let _rng = crate::rng_lock();
+        let _rng = crate::rng::test_lock();
         assert_eq!(
             Dsa::new("color_crop_cutout_flip_scale_rotate", false).strategy(),
             "color_crop_cutout_scale_rotate"
@@ -302,7 +311,7 @@ mod tests {
 
     #[test]
     fn same_seed_same_stream() {
-        let _rng = crate::rng_lock();
+        let _rng = crate::rng::test_lock();
         let x = batch();
         let d = Dsa::new("color_crop_cutout_scale_rotate", false);
         tch::manual_seed(42);
@@ -316,7 +325,7 @@ mod tests {
 
     #[test]
     fn crop_translates_with_zero_fill() {
-        let _rng = crate::rng_lock();
+        let _rng = crate::rng::test_lock();
         let x = Tensor::arange(16, (Kind::Double, Device::Cpu)).view([1, 1, 4, 4]) + 1.0;
         let draw = DsaDraw {
             group: "crop",
@@ -337,7 +346,7 @@ mod tests {
 
     #[test]
     fn cutout_zeroes_one_half_side_square() {
-        let _rng = crate::rng_lock();
+        let _rng = crate::rng::test_lock();
         let x = Tensor::ones([1, 1, 8, 8], (Kind::Double, Device::Cpu));
         let draw = DsaDraw {
             group: "cutout",
@@ -356,7 +365,7 @@ mod tests {
 
     #[test]
     fn identity_affine_is_identity() {
-        let _rng = crate::rng_lock();
+        let _rng = crate::rng::test_lock();
         let x = batch();
         let theta = Tensor::from_slice(&[1.0f64, 0., 0., 0., 1., 0.])
             .view([1, 2, 3])
@@ -370,7 +379,7 @@ mod tests {
     /// of the same group does not keep them equal.
     #[test]
     fn shared_draw_applies_one_transformation_to_every_image() {
-        let _rng = crate::rng_lock();
+        let _rng = crate::rng::test_lock();
         tch::manual_seed(5);
         let one = Tensor::rand([1, 1, 8, 8], (Kind::Double, Device::Cpu));
         let copies = one.repeat([6, 1, 1, 1]);
@@ -395,7 +404,7 @@ mod tests {
     /// Finite-difference check: every DSA group is differentiable w.r.t. the images.
     #[test]
     fn every_group_is_differentiable() {
-        let _rng = crate::rng_lock();
+        let _rng = crate::rng::test_lock();
         for g in ["color", "crop", "cutout", "flip", "scale", "rotate"] {
             let d = Dsa::new(g, true);
             tch::manual_seed(3);

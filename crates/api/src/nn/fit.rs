@@ -19,27 +19,44 @@ pub enum Targets<'a> {
     /// batch, and `loss` says how its logits are used. `labels` are the hard labels the KD and
     /// DKD losses also need (mixed like any hard label under CutMix/Mixup).
     Teacher {
+        /// The labelling network (eval mode, no gradient).
         teacher: &'a dyn Network,
+        /// How its logits become the loss.
         loss: TeacherLoss,
+        /// int64 `[N]` hard labels (required by KD and DKD).
         labels: Option<&'a Tensor>,
     },
     /// FKD-style stored labels: the store dictates each epoch's batches and their DSA draws,
     /// and the loss is the KL against its logits at its temperature (no CutMix/Mixup, no RRC).
-    Stored(&'a crate::label_store::LabelStore),
+    Stored(&'a crate::label_file::LabelStore),
 }
 
 /// How a teacher's logits become a loss (see [`super::losses`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum TeacherLoss {
     /// `T^2 * KL(teacher_T || student_T)` only: the soft-label protocol.
-    Kl { temperature: f64 },
-    /// `alpha * CE + (1 - alpha) * T^2 * KL`.
-    Kd { temperature: f64, alpha: f64 },
-    /// `CE + min(1, (epoch + 1) / warmup) * (alpha * TCKD + beta * NCKD)`.
-    Dkd {
-        alpha: f64,
-        beta: f64,
+    Kl {
+        /// Softmax temperature `T` (> 0).
         temperature: f64,
+    },
+    /// `alpha * CE + (1 - alpha) * T^2 * KL` (Hinton, Vinyals & Dean, Distilling the Knowledge
+    /// in a Neural Network, 2015).
+    Kd {
+        /// Softmax temperature `T` (> 0).
+        temperature: f64,
+        /// Weight of the hard-label cross-entropy, in [0, 1].
+        alpha: f64,
+    },
+    /// `CE + min(1, (epoch + 1) / warmup) * (alpha * TCKD + beta * NCKD)` (Zhao et al.,
+    /// Decoupled Knowledge Distillation, CVPR 2022).
+    Dkd {
+        /// Weight of the target-class KD term.
+        alpha: f64,
+        /// Weight of the non-target-class KD term.
+        beta: f64,
+        /// Softmax temperature `T` (> 0).
+        temperature: f64,
+        /// Epochs over which the KD weight ramps linearly to 1 (0: no ramp).
         warmup_epochs: usize,
     },
 }
@@ -68,15 +85,22 @@ pub struct FitOptions<'a> {
     pub on_batch: Option<BatchCallback<'a>>,
 }
 
+/// What a [`fit`] did.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct FitReport {
+    /// Epochs actually run (fewer than the recipe's when `on_epoch` stopped early).
     pub epochs_run: usize,
+    /// Optimisation steps taken.
     pub steps: usize,
+    /// Mean training loss of the last epoch (NaN if no step ran).
     pub final_loss: f64,
 }
 
 /// Trains `net` (its variables in `vs`) on normalised images `x` `[N,C,H,W]` (float, already
 /// on the training device) with the recipe `spec`. Deterministic on CPU for fixed seeds.
+///
+/// # Errors
+/// [`tch::TchError`] from libtorch, or a stored-label batch that cannot be replayed.
 pub fn fit(
     net: &dyn Network,
     vs: &VarStore,
@@ -146,7 +170,7 @@ pub fn fit(
         opt.set_lr(spec.lr_at(epoch));
         let perm: Vec<i64> = rng.permutation(n).into_iter().map(|i| i as i64).collect();
         // Stored labels dictate the batches and their augmentation; otherwise a fresh order.
-        let batches: Vec<(Vec<i64>, Option<&crate::label_store::StoredBatch>)> = match &targets {
+        let batches: Vec<(Vec<i64>, Option<&crate::label_file::StoredBatch>)> = match &targets {
             Targets::Stored(store) => store
                 .epoch(epoch)
                 .iter()
@@ -323,7 +347,8 @@ pub fn evaluate(net: &dyn Network, x: &Tensor, y: &Tensor, batch: i64) -> (f64, 
 mod tests {
     use super::TeacherLoss;
     use super::*;
-    use crate::nn::{build, mix::Mix};
+    use crate::nn::mix::Mix;
+    use crate::nn::models::build;
     use crate::spec::{ModelSpec, Schedule};
     use tch::Device;
 
@@ -349,7 +374,7 @@ mod tests {
     /// of the fit loop must still learn them, and the loss must fall.
     #[test]
     fn every_augmentation_path_learns_a_separable_problem() {
-        let _rng = crate::rng_lock();
+        let _rng = crate::rng::test_lock();
         let n = 40;
         let left = Tensor::zeros([n / 2, 1, 16, 16], (Kind::Float, Device::Cpu));
         let _ = left.narrow(3, 0, 8).fill_(1.0);
@@ -416,7 +441,7 @@ mod tests {
     /// CutMix: the student follows a trained teacher (KL alone carries no hard label).
     #[test]
     fn teacher_losses_and_smoothing_learn_a_separable_problem() {
-        let _rng = crate::rng_lock();
+        let _rng = crate::rng::test_lock();
         let n = 40;
         let left = Tensor::zeros([n / 2, 1, 16, 16], (Kind::Float, Device::Cpu));
         let _ = left.narrow(3, 0, 8).fill_(1.0);

@@ -73,6 +73,7 @@ pub fn beta(alpha: f64) -> f64 {
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mix {
+    /// No batch mixing.
     None,
     /// CutMix (Yun et al. 2019): paste a box of a permuted batch; targets mixed by box area.
     Cutmix,
@@ -124,7 +125,7 @@ mod tests {
 
     #[test]
     fn rrc_shapes_determinism_and_full_box_identity() {
-        let _rng = crate::rng_lock();
+        let _rng = crate::rng::test_lock();
         let x = Tensor::rand([3, 3, 40, 40], (Kind::Double, Device::Cpu));
         tch::manual_seed(1);
         let a = random_resized_crop_flip(&x, 24, (0.08, 1.0));
@@ -147,7 +148,7 @@ mod tests {
 
     #[test]
     fn mixup_and_cutmix_keep_targets_distributions_and_mass() {
-        let _rng = crate::rng_lock();
+        let _rng = crate::rng::test_lock();
         tch::manual_seed(3);
         let x = Tensor::rand([8, 1, 10, 10], (Kind::Double, Device::Cpu));
         let p = Tensor::eye(8, (Kind::Double, Device::Cpu));
@@ -187,7 +188,7 @@ mod tests {
 
     #[test]
     fn beta_is_seeded_and_in_range() {
-        let _rng = crate::rng_lock();
+        let _rng = crate::rng::test_lock();
         tch::manual_seed(5);
         let a: Vec<f64> = (0..20).map(|_| beta(1.0)).collect();
         tch::manual_seed(5);

@@ -13,6 +13,7 @@ pub trait Network: ModuleT {
     fn features_t(&self, xs: &Tensor, train: bool) -> Tensor;
     /// The final linear layer applied to features.
     fn classify(&self, features: &Tensor) -> Tensor;
+    /// `D`, the width of [`Network::features_t`]'s output.
     fn feature_dim(&self) -> i64;
     /// The logits together with, for every BatchNorm layer in forward order, the tensor it
     /// normalises and its running statistics: what SRe2L's / DeepInversion's BN-matching loss
@@ -27,15 +28,18 @@ pub trait Network: ModuleT {
 pub struct BnInput {
     /// The layer's input `[N, C, H, W]` (part of the graph: gradients flow through it).
     pub input: Tensor,
-    /// The layer's running mean and (biased-update) running variance `[C]`.
+    /// The layer's running mean `[C]`.
     pub running_mean: Tensor,
+    /// The layer's running variance `[C]` (biased update, as PyTorch keeps it).
     pub running_var: Tensor,
 }
 
 /// Logits and the inputs of every BatchNorm layer of one forward pass.
 #[derive(Debug)]
 pub struct BnForward {
+    /// Logits `[N, K]`.
     pub logits: Tensor,
+    /// Every BatchNorm layer in forward order.
     pub layers: Vec<BnInput>,
 }
 
@@ -108,6 +112,8 @@ pub struct ConvNet {
 }
 
 impl ConvNet {
+    /// ConvNet-D of `spec` (width, depth) under `vs` for `in_shape` `[C, H, W]` images and
+    /// `classes` outputs, initialised from libtorch's generator (PyTorch's default init).
     pub fn new(vs: &nn::Path, spec: &ModelSpec, in_shape: [i64; 3], classes: i64) -> Self {
         let [c, mut h, mut w] = in_shape;
         let width = spec.width;
@@ -270,6 +276,9 @@ pub struct ResNet18 {
 }
 
 impl ResNet18 {
+    /// ResNet-18 (He et al., CVPR 2016) with BatchNorm under `vs`: the ImageNet stem (7x7
+    /// stride-2 conv and max-pool) when `imagenet_stem`, else the CIFAR stem (3x3 stride-1);
+    /// `in_channels` input channels, `classes` outputs.
     pub fn new(vs: &nn::Path, imagenet_stem: bool, in_channels: i64, classes: i64) -> Self {
         let stem = if imagenet_stem {
             conv(vs / "stem", in_channels, 64, 7, 2, 3, false, true)
@@ -355,7 +364,7 @@ mod tests {
 
     #[test]
     fn convnet_shapes_and_parameter_count_match_the_reference() {
-        let _rng = crate::rng_lock();
+        let _rng = crate::rng::test_lock();
         let vs = nn::VarStore::new(Device::Cpu);
         let net = build(&vs.root(), &ModelSpec::convnet(), [1, 28, 28], 10);
         let x = Tensor::zeros([2, 1, 28, 28], (Kind::Float, Device::Cpu));
@@ -375,7 +384,7 @@ mod tests {
     /// with the pre-norm activation and the layer's running statistics; none without BN.
     #[test]
     fn convnet_bn_exposes_the_inputs_of_its_batch_norms() {
-        let _rng = crate::rng_lock();
+        let _rng = crate::rng::test_lock();
         tch::manual_seed(0);
         let vs = nn::VarStore::new(Device::Cpu);
         let spec = ModelSpec {
@@ -402,7 +411,7 @@ mod tests {
 
     #[test]
     fn convnet_cifar_and_resnets_build() {
-        let _rng = crate::rng_lock();
+        let _rng = crate::rng::test_lock();
         let vs = nn::VarStore::new(Device::Cpu);
         let net = build(&vs.root(), &ModelSpec::convnet(), [3, 32, 32], 10);
         assert_eq!(net.feature_dim(), 2048);
