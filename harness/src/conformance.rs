@@ -189,7 +189,14 @@ pub fn run(path: &Path, config: &serde_json::Value) -> Vec<Check> {
         let name = format!("valid output at {}", budget.header());
         let o = match call(budget, 0) {
             Ok(raw_out) => {
-                match validate::check(raw_out, &train, raw.num_classes(), shape, budget, i.family) {
+                match validate::check_output(
+                    raw_out,
+                    &train,
+                    raw.num_classes(),
+                    shape,
+                    budget,
+                    i.family,
+                ) {
                     Ok(set) => {
                         passed += 1;
                         Outcome::Pass(format!(
@@ -197,7 +204,7 @@ pub fn run(path: &Path, config: &serde_json::Value) -> Vec<Check> {
                             set.storage.images, set.kind, set.storage.total_bytes
                         ))
                     }
-                    Err(e) => Outcome::Fail(e),
+                    Err(e) => Outcome::Fail(e.to_string()),
                 }
             }
             Err(e) if unsupported(&e) => Outcome::Skip(e.to_string()),

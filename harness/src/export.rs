@@ -5,7 +5,7 @@
 //! "Exactly as a cell would": the same protocol, dataset preparation (validation hold-out),
 //! derived seeds for run seed `S` (`plan::derive_seeds`), request (`cell::request_meta`:
 //! method configuration, protocol view, budget), private copies of the splits, and the same
-//! `validate::check` of the output. On CPU a cell uses one thread unless `bench` is run with
+//! `validate::check_output` of the output. On CPU a cell uses one thread unless `bench` is run with
 //! fewer parallel jobs than threads; `--threads` (default 1) must match for methods whose output
 //! depends on floating-point reduction order.
 //!
@@ -168,7 +168,7 @@ pub fn run(
     let raw = result.map_err(|e| Method(format!("{who} {e}")))?;
     let indices = raw.indices.as_ref().map(|t| t.shallow_clone());
     let method_metadata = raw.metadata.clone();
-    let set = crate::validate::check(
+    let set = crate::validate::check_output(
         raw,
         &data.train,
         data.num_classes(),
@@ -281,11 +281,5 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
+    distillery_api::fsio::write_atomic(path, bytes)
 }

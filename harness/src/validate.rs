@@ -230,23 +230,6 @@ pub enum InvalidOutput {
     },
 }
 
-/// Checks `out` against the train split, class count, resolution and budget, and returns the
-/// error as text. Kept for `crate::conformance`, which stores the text as a check's outcome;
-/// new code calls [`check_output`].
-///
-/// # Errors
-/// [`check_output`]'s, as their message.
-pub fn check(
-    out: RawOutput,
-    train: &Split,
-    num_classes: usize,
-    shape: [i64; 3],
-    budget: Budget,
-    family: Family,
-) -> Result<TrainingSet, String> {
-    check_output(out, train, num_classes, shape, budget, family).map_err(|e| e.to_string())
-}
-
 /// Checks `out` (a method's raw output) against the train split, class count `K`, resolution
 /// `shape` (`[C, H, W]`) and budget; reference methods (`family`) skip the budget.
 ///

@@ -35,9 +35,7 @@ impl Plan {
                         "fraction budget must be in (0, 1], got {f}"
                     )));
                 }
-                Ok(Plan::Global(
-                    ((f * n as f64).round() as usize).clamp(1, n.max(1)),
-                ))
+                Ok(Plan::Global(Budget::fraction_images(f, n)))
             }
             Budget::Bytes(_) => Err(MethodError::Unsupported(format!(
                 "{method} selects whole images by count; a byte budget is not supported"

@@ -43,37 +43,21 @@ pub fn path_for(out: &Path, id: &str) -> PathBuf {
     out.join("cells").join(format!("{id}.json"))
 }
 
-/// Writes `value` as pretty JSON (plus a final newline) to `path` atomically: into a hidden
-/// temporary file next to it (`.<name>.tmp-<pid>`), fsynced, renamed over `path`, then the
-/// folder fsynced (best effort). A killed process leaves either the old file or the new one,
+/// Writes `value` as pretty JSON (plus a final newline) to `path` atomically and durably with
+/// [`distillery_api::fsio::write_atomic_with`] (hidden temporary file next to it, fsync,
+/// rename, fsync the folder). A killed process leaves either the old file or the new one,
 /// never half a record. Creates the parent folder if needed.
 ///
 /// # Errors
 /// Any I/O error creating, writing, syncing or renaming; a value serde cannot serialise is
 /// reported as [`std::io::ErrorKind::Other`].
 pub fn write_atomic<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name().unwrap().to_string_lossy(),
-        std::process::id()
-    ));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(
-            serde_json::to_string_pretty(value)
-                .map_err(std::io::Error::other)?
-                .as_bytes(),
-        )?;
-        f.write_all(b"\n")?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    let json = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
+    std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
+    distillery_api::fsio::write_atomic_with(path, |f| {
+        f.write_all(json.as_bytes())?;
+        f.write_all(b"\n")
+    })
 }
 
 /// Reads and parses one record file.

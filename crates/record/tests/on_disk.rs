@@ -205,7 +205,7 @@ fn read_all_sorts_skips_hidden_and_reports_bad_files() {
     let names: Vec<String> = std::fs::read_dir(&cells)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains(".tmp-") && !n.starts_with(".x."))
+        .filter(|n| n.contains(".tmp") && !n.starts_with(".x."))
         .collect();
     assert!(names.is_empty(), "{names:?}");
 }

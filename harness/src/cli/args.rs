@@ -7,7 +7,7 @@
 use crate::dataset::ImageOptions;
 use crate::error::BenchError;
 use crate::plugin::{self, Plugin};
-use distillery_api::{Budget, Family};
+use distillery_api::{Budget, BudgetError, Family};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -136,27 +136,17 @@ impl BudgetArgs {
         if self.ipc.is_none() && self.fraction.is_none() && self.bytes.is_none() {
             budgets.extend(default_ipc.iter().map(|&k| Budget::Ipc(k)));
         }
+        // The checks and their texts are `Budget`'s; the flag is put in front.
         for &k in self.ipc.iter().flatten() {
-            if k == 0 {
-                return Err(BenchError::Usage("--ipc: budgets must be positive".into()));
-            }
-            budgets.push(Budget::Ipc(k));
+            budgets.push(Budget::ipc(k).map_err(|e| BenchError::Usage(format!("--ipc: {e}")))?);
         }
         for &f in self.fraction.iter().flatten() {
-            if !(f > 0.0 && f <= 1.0) {
-                return Err(BenchError::Usage(format!(
-                    "--fraction {f}: must be in (0, 1]"
-                )));
-            }
-            budgets.push(Budget::Fraction(f));
+            budgets.push(
+                Budget::fraction(f).map_err(|e| BenchError::Usage(format!("--fraction {e}")))?,
+            );
         }
         for &b in self.bytes.iter().flatten() {
-            if b == 0 {
-                return Err(BenchError::Usage(
-                    "--bytes: budgets must be positive".into(),
-                ));
-            }
-            budgets.push(Budget::Bytes(b));
+            budgets.push(Budget::bytes(b).map_err(|e| BenchError::Usage(format!("--bytes: {e}")))?);
         }
         Ok(budgets)
     }
@@ -167,18 +157,18 @@ impl BudgetArgs {
             .chain(self.fraction.iter().flatten().map(|&f| Budget::Fraction(f)))
             .chain(self.bytes.iter().flatten().map(|&b| Budget::Bytes(b)))
             .collect();
-        match given[..] {
-            [Budget::Ipc(0)] | [Budget::Bytes(0)] => {
-                Err(BenchError::Usage("the budget must be positive".into()))
-            }
-            [Budget::Fraction(f)] if !(f > 0.0 && f <= 1.0) => Err(BenchError::Usage(format!(
-                "--fraction {f}: must be in (0, 1]"
-            ))),
-            [one] => Ok(one),
-            _ => Err(BenchError::Usage(
+        let [one] = given[..] else {
+            return Err(BenchError::Usage(
                 "give exactly one budget: --ipc K, --fraction F or --bytes B".into(),
-            )),
-        }
+            ));
+        };
+        one.validate().map_err(|e| {
+            BenchError::Usage(match e {
+                BudgetError::FractionRange(_) => format!("--fraction {e}"),
+                _ => "the budget must be positive".into(),
+            })
+        })?;
+        Ok(one)
     }
 }
 

@@ -103,8 +103,7 @@ pub fn run(args: &RunArgs) -> Result<u8, BenchError> {
     }
 
     // Every imported file is read and checked against the dataset now (exit 2 on a bad file).
-    let imports =
-        crate::import::plan(&imported, &data, &budgets, seeds)?;
+    let imports = crate::import::plan(&imported, &data, &budgets, seeds)?;
     for w in imports.sources.iter().flat_map(|s| &s.warnings) {
         eprintln!("warning: {w}");
     }

@@ -219,7 +219,7 @@ mod tests {
             class_names: &names,
             budget,
         };
-        Importer.compress(&input, &mut Context::new(meta))
+        Importer.compress(&input, &Context::new(meta))
     }
 
     #[test]

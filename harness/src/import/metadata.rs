@@ -52,19 +52,7 @@ pub fn row_name(method: Option<&str>, path: &Path) -> String {
 
 /// Parses a budget label as written in cell ids and metadata: `ipc10`, `frac0.1`, `bytes4096`.
 pub fn parse_budget(s: &str) -> Option<Budget> {
-    let s = s.trim();
-    if let Some(k) = s.strip_prefix("ipc") {
-        k.parse().ok().filter(|&k| k > 0).map(Budget::Ipc)
-    } else if let Some(f) = s.strip_prefix("frac") {
-        f.parse()
-            .ok()
-            .filter(|f: &f64| *f > 0.0 && *f <= 1.0)
-            .map(Budget::Fraction)
-    } else if let Some(b) = s.strip_prefix("bytes") {
-        b.parse().ok().filter(|&b| b > 0).map(Budget::Bytes)
-    } else {
-        None
-    }
+    s.parse().ok()
 }
 
 /// Checks metadata `m` of `file` against the dataset and returns what it declares.

@@ -2,6 +2,8 @@
 //! points, p-values, byte counts and budget labels. A leaf: it imports nothing from
 //! `report/`.
 
+use distillery_api::Budget;
+
 /// Accuracy (fraction) as a percentage with two decimals.
 pub fn pct(x: f64) -> String {
     format!("{:.2}", x * 100.0)
@@ -56,26 +58,18 @@ pub fn opt<T>(v: Option<T>, f: impl Fn(T) -> String) -> String {
 /// Sort key of a budget label: IPC budgets first, then fractions, then byte budgets, each
 /// ascending; anything else (`full`) last.
 pub fn budget_sort_key(label: &str) -> (u8, f64) {
-    if let Some(k) = label.strip_prefix("ipc") {
-        (0, k.parse().unwrap_or(0.0))
-    } else if let Some(f) = label.strip_prefix("frac") {
-        (1, f.parse().unwrap_or(0.0))
-    } else if let Some(b) = label.strip_prefix("bytes") {
-        (2, b.parse().unwrap_or(0.0))
-    } else {
-        (3, 0.0)
+    match label.parse::<Budget>() {
+        Ok(Budget::Ipc(k)) => (0, k as f64),
+        Ok(Budget::Fraction(f)) => (1, f),
+        Ok(Budget::Bytes(b)) => (2, b as f64),
+        Err(_) => (3, 0.0),
     }
 }
 
-/// Column header of a budget label: `ipc10` → `IPC 10`, `frac0.1` → `10%`, `bytes4096` → `4096 B`.
+/// Column header of a budget label: `ipc10` → `IPC 10`, `frac0.1` → `10%`, `bytes4096` → `4096 B`
+/// ([`Budget::header`]); anything else (e.g. `full`) as it is.
 pub fn budget_header(label: &str) -> String {
-    if let Some(k) = label.strip_prefix("ipc") {
-        format!("IPC {k}")
-    } else if let Some(f) = label.strip_prefix("frac") {
-        format!("{}%", f.parse::<f64>().map(|v| v * 100.0).unwrap_or(0.0))
-    } else if let Some(b) = label.strip_prefix("bytes") {
-        format!("{b} B")
-    } else {
-        label.to_string()
-    }
+    label
+        .parse::<Budget>()
+        .map_or_else(|_| label.to_string(), |b| b.header())
 }
