@@ -483,8 +483,11 @@ mod tests {
         let second = get(&mut warnings);
         assert!(second.from_cache);
         assert_eq!(second.info, first.info);
+        // Same batch size as `l1`: libtorch's CPU kernels may sum in another order for another
+        // batch size (batch 3 vs 5 differed in the last bit on an AMD EPYC machine), which says
+        // nothing about the cache.
         assert!(
-            second.logits(&x, 5).equal(&l1),
+            second.logits(&x, 3).equal(&l1),
             "the cache gives the same network"
         );
         assert!(warnings.is_empty(), "{warnings:?}");
