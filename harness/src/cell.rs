@@ -104,7 +104,17 @@ pub fn request_meta(
 }
 
 /// Runs the cell and writes its record (also when the method fails). Returns the record.
-pub fn run(plan: &Plan, cell: &CellSpec, out: &Path) -> anyhow::Result<Record> {
+///
+/// `log` receives the cell's progress lines (`[<cell id>] 40% …`, at most one per 5 s, and the
+/// teacher's `[teacher] …` lines) and warnings (`warning: …`); the command layer decides where
+/// they go (`bench __cell` writes them to standard error, which the executor keeps as the
+/// cell's log).
+pub fn run(
+    plan: &Plan,
+    cell: &CellSpec,
+    out: &Path,
+    log: &mut dyn FnMut(&str),
+) -> anyhow::Result<Record> {
     let t0 = Instant::now();
     tch::set_num_threads(plan.threads_per_cell as i32);
     let device = parse_device(&plan.device)?;
@@ -148,7 +158,7 @@ pub fn run(plan: &Plan, cell: &CellSpec, out: &Path) -> anyhow::Result<Record> {
         let mut last = Instant::now();
         let mut progress = |f: f64, m: &str| {
             if last.elapsed().as_secs_f64() > 5.0 {
-                eprintln!("[{}] {:.0}% {m}", cell.id, f * 100.0);
+                log(&format!("[{}] {:.0}% {m}", cell.id, f * 100.0));
                 last = Instant::now();
             }
         };
@@ -189,7 +199,7 @@ pub fn run(plan: &Plan, cell: &CellSpec, out: &Path) -> anyhow::Result<Record> {
             LabelMode::Native => set.label_spec.as_ref().is_some_and(|l| l.needs_teacher()),
         };
         let teacher = if needs_teacher {
-            let t = obtain_teacher(p, &data, device)?;
+            let t = obtain_teacher(p, &data, device, log)?;
             rec.teacher = Some(t.1.clone());
             Some(t.0)
         } else {
@@ -248,7 +258,9 @@ pub fn run(plan: &Plan, cell: &CellSpec, out: &Path) -> anyhow::Result<Record> {
 }
 
 /// The protocol's teacher for `data` (cached per user; trained on first use) and its record,
-/// including its own test accuracy.
+/// including its own test accuracy. `log` receives the training progress (`[teacher] 40% …`,
+/// at most one line per 5 s, and the last one) and warnings (`warning: …`, e.g. a corrupted
+/// cache entry that is rebuilt).
 ///
 /// # Errors
 /// [`TeacherError::NotDeclared`] without a `[teacher]` table, [`TeacherError::Obtain`] when it
@@ -257,6 +269,7 @@ pub fn obtain_teacher(
     p: &Protocol,
     data: &Prepared,
     device: tch::Device,
+    log: &mut dyn FnMut(&str),
 ) -> Result<(distillery_api::teacher::Teacher, TeacherRecord), TeacherError> {
     let spec = p
         .teacher
@@ -275,6 +288,8 @@ pub fn obtain_teacher(
         mirror_invariant: data.mirror_invariant,
     };
     let mut last = Instant::now();
+    // Progress and warnings both go to `log`; the teacher service calls one at a time.
+    let log = std::cell::RefCell::new(log);
     let t = distillery_api::teacher::obtain(
         spec,
         &tdata,
@@ -282,11 +297,11 @@ pub fn obtain_teacher(
         &root,
         &mut |f, m| {
             if last.elapsed().as_secs_f64() > 5.0 || f >= 1.0 {
-                eprintln!("[teacher] {:.0}% {m}", f * 100.0);
+                (log.borrow_mut())(&format!("[teacher] {:.0}% {m}", f * 100.0));
                 last = Instant::now();
             }
         },
-        &mut |w| eprintln!("warning: {w}"),
+        &mut |w| (log.borrow_mut())(&format!("warning: {w}")),
     )
     .map_err(TeacherError::Obtain)?;
     let xt = distillery_api::nn::normalize(&data.test.images, &data.mean, &data.std, device);

@@ -30,7 +30,7 @@ pub fn run(a: &CellArgs) -> Result<u8, BenchError> {
         .with_context(|| format!("no cell {} in the plan", a.cell))?
         .clone();
     let out_dir = a.plan.parent().map(|p| p.to_path_buf()).unwrap_or_default();
-    let rec = crate::cell::run(&plan, &spec, &out_dir)?;
+    let rec = crate::cell::run(&plan, &spec, &out_dir, &mut |line| eprintln!("{line}"))?;
     Ok(if rec.status == record::Status::Ok {
         exit_code::SUCCESS
     } else {

@@ -148,8 +148,8 @@ pub fn run(args: &RunArgs) -> Result<u8, BenchError> {
         // Every cell needs the teacher: train (or load) it once here, with all threads,
         // rather than in the first cell while the others wait on its lock.
         tch::set_num_threads(threads as i32);
-        let (_, t) =
-            crate::cell::obtain_teacher(p, &data, device).map_err(|e| anyhow::anyhow!(e))?;
+        let (_, t) = crate::cell::obtain_teacher(p, &data, device, &mut |line| eprintln!("{line}"))
+            .map_err(|e| anyhow::anyhow!(e))?;
         eprintln!("{}", teacher_line(&t));
     }
     drop(data);

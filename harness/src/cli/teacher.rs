@@ -44,7 +44,8 @@ pub fn run(a: &TeacherArgs) -> Result<u8, BenchError> {
     if a.threads.threads.is_some() {
         tch::set_num_threads(a.threads.resolve(1) as i32);
     }
-    let (_, t) = crate::cell::obtain_teacher(p, &data, device).map_err(|e| anyhow::anyhow!(e))?;
+    let (_, t) = crate::cell::obtain_teacher(p, &data, device, &mut |line| eprintln!("{line}"))
+        .map_err(|e| anyhow::anyhow!(e))?;
     if a.json {
         println!(
             "{}",
