@@ -71,9 +71,9 @@ pub enum BenchError {
     /// `bench new-plugin` could not create the crate.
     #[error(transparent)]
     Scaffold(#[from] ScaffoldError),
-    /// Other bad input, reported by a module without a typed error of its own yet
-    /// (plugin lookup, result directories): the error as
-    /// that module gave it, often a boxed `String`.
+    /// Other bad input, reported by a module without a typed error of its own yet (plugin
+    /// lookup, a method-config table that names no plugin, dataset loading errors that are not
+    /// a [`DataError`]): the error as that module gave it, often a boxed `String`.
     #[error(transparent)]
     Input(Box<dyn std::error::Error + Send + Sync>),
     /// An internal error with its chain of causes (printed `outer: cause: …`).
