@@ -343,6 +343,35 @@ impl Network for ResNet18 {
     }
 }
 
+/// The smallest input `(H, W)` in pixels that the network [`build`] makes from `spec` for
+/// `in_channels`-channel images can run a forward pass on; any smaller side makes libtorch
+/// fail inside the forward pass (a panic, not an error).
+///
+/// * ConvNet-D ([`Arch::Convnet`], [`Arch::ConvnetBn`]): each block is a 3x3 conv (stride 1,
+///   padding 1; padding 3 on the first block for single-channel input, as the DC code does)
+///   and a 2x2 average pool (stride 2, floor), which needs at least 2 pixels. Working back from
+///   a 1-pixel output: `need = 2 * need - (2 * padding - 2)` per block, at least 1, e.g.
+///   ConvNet-3: 8x8 for RGB, 4x4 for grayscale (28x28 MNIST and 32x32 CIFAR are far above).
+/// * ResNet-18, either stem: 1x1 (every stride-2 conv and the max-pool keep at least one
+///   pixel, the head is an adaptive average pool).
+///
+/// Both sides obey the same rule, so the result is square. Saturates at `i64::MAX` for
+/// absurd depths.
+pub fn min_input_size(spec: &ModelSpec, in_channels: i64) -> (i64, i64) {
+    let side = match spec.arch {
+        Arch::Convnet | Arch::ConvnetBn => {
+            let mut need: i64 = 1;
+            for d in (0..spec.depth).rev() {
+                let pad = if in_channels == 1 && d == 0 { 3 } else { 1 };
+                need = need.saturating_mul(2).saturating_sub(2 * pad - 2).max(1);
+            }
+            need
+        }
+        Arch::Resnet18 | Arch::Resnet18Imagenet => 1,
+    };
+    (side, side)
+}
+
 /// Builds a network for inputs of shape `[C, H, W]` and `classes` outputs.
 pub fn build(
     vs: &nn::Path,
@@ -407,6 +436,90 @@ mod tests {
         let vs = nn::VarStore::new(Device::Cpu);
         let gn = build(&vs.root(), &ModelSpec::convnet(), [3, 8, 8], 3);
         assert!(gn.forward_with_bn_inputs(&x, false).is_none());
+    }
+
+    /// `min_input_size` is what the networks need: a forward pass at the minimum runs and
+    /// gives `[N, classes]`, one pixel less panics inside libtorch.
+    #[test]
+    fn min_input_size_is_what_a_forward_pass_needs() {
+        let _rng = crate::rng::test_lock();
+        let specs = [
+            (ModelSpec::convnet(), 3, 8),
+            (ModelSpec::convnet(), 1, 4),
+            (
+                ModelSpec {
+                    arch: Arch::ConvnetBn,
+                    width: 4,
+                    depth: 2,
+                },
+                3,
+                4,
+            ),
+            (
+                ModelSpec {
+                    arch: Arch::Convnet,
+                    width: 4,
+                    depth: 5,
+                },
+                1,
+                28,
+            ),
+            (
+                ModelSpec {
+                    arch: Arch::Convnet,
+                    width: 4,
+                    depth: 4,
+                },
+                3,
+                16,
+            ),
+            (
+                ModelSpec {
+                    arch: Arch::Resnet18,
+                    width: 0,
+                    depth: 0,
+                },
+                3,
+                1,
+            ),
+            (
+                ModelSpec {
+                    arch: Arch::Resnet18Imagenet,
+                    width: 0,
+                    depth: 0,
+                },
+                1,
+                1,
+            ),
+        ];
+        let forward = |spec: &ModelSpec, c: i64, h: i64, w: i64| {
+            let spec = spec.clone();
+            std::panic::catch_unwind(move || {
+                let vs = nn::VarStore::new(Device::Cpu);
+                let net = build(&vs.root(), &spec, [c, h, w], 3);
+                let x = Tensor::zeros([2, c, h, w], (Kind::Float, Device::Cpu));
+                net.forward_t(&x, false).size()
+            })
+        };
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {})); // the expected panics below, not printed
+        for (spec, c, side) in &specs {
+            assert_eq!(min_input_size(spec, *c), (*side, *side), "{spec:?} c={c}");
+            let ok = forward(spec, *c, *side, *side);
+            assert_eq!(ok.ok(), Some(vec![2, 3]), "{spec:?} c={c} at {side}x{side}");
+            // One pixel less in either side fails.
+            assert!(
+                forward(spec, *c, side - 1, *side).is_err(),
+                "{spec:?} c={c} h-1"
+            );
+            assert!(
+                forward(spec, *c, *side, side - 1).is_err(),
+                "{spec:?} c={c} w-1"
+            );
+            // A non-square input at the minimum in one side runs.
+            assert!(forward(spec, *c, *side, side + 3).is_ok(), "{spec:?} c={c}");
+        }
+        std::panic::set_hook(hook);
     }
 
     #[test]
