@@ -142,6 +142,7 @@ pub fn run(
         train: data.train.len(),
         val: data.val.len(),
         test: data.test.len(),
+        source: Some(data.source.clone()),
     };
     let mut rec = crate::provenance::skeleton(plan, cell, Some(&plugin), dataset);
     let method_config = rec.method_config.clone();

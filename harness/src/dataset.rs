@@ -2,16 +2,44 @@
 //! normalisation statistics. The test split lives here and only here: it is used by the
 //! harness's evaluation and never handed to a plugin.
 
-use crate::data::{self, RawDataset, RawSplit};
-use crate::protocol::DataSpec;
+use crate::data::{self, IdxFlavor, RawDataset, RawSplit};
+use crate::protocol::{DataSpec, Protocol};
+use distillery_api::nn::models::min_input_size;
 use distillery_api::Split;
+use distillery_record::DatasetSource;
 use tch::{Kind, Tensor};
 
-/// How an ImageFolder dataset is decoded (recorded in the plan so every cell loads it alike).
+/// What a directory of idx files holds (`--dataset-kind`), when its content does not say it.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum DatasetKind {
+    /// Handwritten digits: class names 0-9, not mirror invariant (no flip augmentation).
+    Mnist,
+    /// Fashion-MNIST: the ten clothing class names, mirror invariant (flip augmentation).
+    FashionMnist,
+}
+
+impl DatasetKind {
+    fn flavor(self) -> IdxFlavor {
+        match self {
+            DatasetKind::Mnist => IdxFlavor::Mnist,
+            DatasetKind::FashionMnist => IdxFlavor::Fashion,
+        }
+    }
+}
+
+/// How a dataset given as a path is read (recorded in the plan so every cell loads it alike):
+/// the size and channels an ImageFolder tree is resized to, and what a directory of idx files
+/// holds when its content does not say it.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ImageOptions {
     pub size: u32,
     pub channels: usize,
+    /// `--dataset-kind` (idx files only); `None`: from the content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<DatasetKind>,
 }
 
 impl Default for ImageOptions {
@@ -19,6 +47,7 @@ impl Default for ImageOptions {
         Self {
             size: 32,
             channels: 3,
+            kind: None,
         }
     }
 }
@@ -38,6 +67,8 @@ pub struct Prepared {
     /// Per-channel mean/std of the whole train split in [0,1] scale.
     pub mean: Vec<f64>,
     pub std: Vec<f64>,
+    /// How the dataset was read (recorded in every cell as `dataset.source`).
+    pub source: DatasetSource,
 }
 
 pub fn to_split(raw: &RawSplit) -> Split {
@@ -66,6 +97,7 @@ impl Prepared {
             checksum: raw.checksum,
             class_names: raw.class_names,
             mirror_invariant: raw.mirror_invariant,
+            source: raw.source,
             shape,
             mean,
             std,
@@ -73,7 +105,8 @@ impl Prepared {
     }
 
     /// Loads `spec` (`mnist-5k` or a path); `image` sets the resolution and channels an
-    /// ImageFolder tree is resized to (ignored by formats with a fixed resolution).
+    /// ImageFolder tree is resized to (ignored by formats with a fixed resolution) and the
+    /// kind of a directory of idx files (refused for any other dataset).
     pub fn load(spec: &str, image: &ImageOptions, data: &DataSpec) -> anyhow::Result<Prepared> {
         let opts = data::ResolveOptions {
             image_folder: data::ImageFolderOptions {
@@ -81,7 +114,7 @@ impl Prepared {
                 channels: image.channels,
                 ..Default::default()
             },
-            ..Default::default()
+            idx_flavor: image.kind.map_or(IdxFlavor::Auto, DatasetKind::flavor),
         };
         let raw = data::resolve_dataset_with(spec, &opts)?;
         Ok(Prepared::new(raw, data))
@@ -89,5 +122,79 @@ impl Prepared {
 
     pub fn num_classes(&self) -> usize {
         self.class_names.len()
+    }
+
+    /// Checks that the protocol's networks (the student; the teacher when there is one) can
+    /// run on this dataset's images ([`min_input_size`]), so that a run is refused before any
+    /// cell starts rather than every cell panicking inside libtorch. The message names the
+    /// network, the minimum and what to change: `--image-size` for an ImageFolder tree, the
+    /// protocol's network otherwise.
+    pub fn check_networks(&self, p: &Protocol) -> Result<(), String> {
+        let [c, h, w] = self.shape;
+        let nets = std::iter::once(("student", &p.student, "[student]")).chain(
+            p.teacher
+                .as_ref()
+                .map(|t| ("teacher", &t.model, "[teacher.model]")),
+        );
+        for (role, spec, table) in nets {
+            let (mh, mw) = min_input_size(spec, c);
+            if h >= mh && w >= mw {
+                continue;
+            }
+            let fix = if self.source.format == "image-folder" {
+                format!("use --image-size {} or more", mh.max(mw))
+            } else {
+                format!(
+                    "this dataset's images have a fixed size: use a protocol whose {table} \
+                     takes smaller images (fewer ConvNet blocks)"
+                )
+            };
+            let given = if self.source.format == "image-folder" {
+                format!(" (--image-size {h})")
+            } else {
+                String::new()
+            };
+            return Err(format!(
+                "dataset {}: images are {h}x{w}{given}, but the {role} of protocol '{}', {}, \
+                 needs at least {mh}x{mw} for {c}-channel images: {fix}",
+                self.name,
+                p.name,
+                spec.describe()
+            ));
+        }
+        Ok(())
+    }
+
+    /// What the loader decided, as lines to print before a run: the files used and left out
+    /// per split (ImageFolder), the kind and what decided it (idx), the resize policy.
+    /// Warnings are in [`DatasetSource::warnings`] and not repeated here.
+    pub fn notes(&self) -> Vec<String> {
+        let s = &self.source;
+        let mut out = Vec::new();
+        if let (Some(kind), Some(from)) = (&s.kind, &s.kind_from) {
+            if s.format == "idx" {
+                out.push(format!("dataset {}: kind {kind}, from {from}", self.name));
+            }
+        }
+        for f in &s.splits {
+            let skipped: usize = f.skipped.values().sum();
+            let mut line = format!(
+                "dataset {}: {}: {} image files used, {skipped} left out",
+                self.name, f.split, f.used
+            );
+            if skipped > 0 {
+                let why: Vec<String> = f
+                    .skipped
+                    .iter()
+                    .map(|(reason, n)| format!("{n} {reason}"))
+                    .collect();
+                line.push_str(&format!(" ({})", why.join("; ")));
+            }
+            out.push(line);
+        }
+        if let Some(r) = &s.resize {
+            out.push(format!("dataset {}: {r}", self.name));
+        }
+        out
     }
 }

@@ -371,6 +371,7 @@ fn failed_record(
         train: 0,
         val: 0,
         test: 0,
+        source: None,
     };
     let mut rec = crate::provenance::skeleton(plan, cell, plugin, dataset);
     rec.timings.total_seconds = secs;

@@ -24,7 +24,7 @@
 //! | Item | What |
 //! |---|---|
 //! | [`Record`] | one cell: identity, provenance, result, cost |
-//! | [`Status`], [`ProtocolRef`], [`DatasetRef`], [`Versions`], [`Timings`] | its parts |
+//! | [`Status`], [`ProtocolRef`], [`DatasetRef`] ([`DatasetSource`], [`SplitFiles`]), [`Versions`], [`Timings`] | its parts |
 //! | [`Evaluation`] | the student's test accuracy and training summary |
 //! | [`Storage`] | what the compressed set costs to store |
 //! | [`TeacherRecord`] | the teacher the labels came from (soft / native labels) |
@@ -106,6 +106,57 @@ pub struct DatasetRef {
     pub val: usize,
     /// Images in the test split (never given to the method; the accuracy is measured on it).
     pub test: usize,
+    /// How the dataset was read: format, what decided its kind, resize policy, files used and
+    /// skipped. Added later (`#[serde(default)]`): absent in older records and in the record
+    /// the executor writes for a crashed cell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<DatasetSource>,
+}
+
+/// How a dataset was read ([`DatasetRef::source`]): what a reader of the record needs to know
+/// about decisions the loader made, so that none of them is silent.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DatasetSource {
+    /// `embedded`, `idx`, `cifar10`, `cifar100` or `image-folder`.
+    pub format: String,
+    /// What the classes are, where the format does not say it (idx files: `mnist` or
+    /// `fashion-mnist`, which decide class names and mirror invariance); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// What decided `kind`: the file content (a published release recognised by the SHA-256
+    /// of its files), the option `--dataset-kind`, or the embedded dataset itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind_from: Option<String>,
+    /// ImageFolder trees: how every image was brought to the dataset's `[C, H, W]`
+    /// (`--image-size`, `--channels`, resampling filter, no crop).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resize: Option<String>,
+    /// ImageFolder trees: per split directory, the files used and those left out (and why).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub splits: Vec<SplitFiles>,
+    /// Warnings the loader printed about the data (e.g. images stretched far from their
+    /// aspect ratio), in the words it printed them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// The files of one split directory of an ImageFolder tree ([`DatasetSource::splits`]).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SplitFiles {
+    /// The split directory's name (`train`, `test` or `val`).
+    pub split: String,
+    /// Image files decoded into the split.
+    pub used: usize,
+    /// Files left out, counted by reason (e.g. `hidden` → 1). Empty when none was.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub skipped: std::collections::BTreeMap<String, usize>,
+    /// Used images whose longer side is more than twice their shorter side: stretched to a
+    /// square, their content is distorted by more than 2x.
+    #[serde(default)]
+    pub aspect_beyond_2: usize,
+    /// Used images upscaled by more than 2x along a side (a side shorter than half the target).
+    #[serde(default)]
+    pub upscaled_beyond_2: usize,
 }
 
 /// Versions of the software that produced a record.

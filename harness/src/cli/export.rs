@@ -2,7 +2,6 @@
 //! write its compressed set (the library part is `crate::export`).
 
 use super::args::{BudgetArgs, DataArgs, DeviceArgs, PluginArgs, ThreadArgs};
-use crate::dataset::Prepared;
 use crate::error::{exit_code, BenchError};
 use crate::export::{self, OutFormat, Request};
 use crate::protocol::Loaded;
@@ -55,8 +54,7 @@ pub fn run(a: &ExportArgs) -> Result<u8, BenchError> {
     let budget = a.budget.resolve_one()?;
     let loaded = Loaded::resolve(&a.protocol)?;
     let p = &loaded.protocol;
-    let (dataset, image) = a.data.resolve(&p.defaults.dataset);
-    let data = Prepared::load(&dataset, &image, &p.data).map_err(BenchError::bad_input)?;
+    let (_, _, data) = a.data.load(p)?;
     let device = a.device.resolve()?;
     let plugin =
         crate::plugin::find(&a.method, &a.plugins.plugins).map_err(BenchError::bad_input)?;

@@ -5,7 +5,6 @@
 use super::args::{BudgetArgs, DataArgs, DeviceArgs, PluginArgs, ThreadArgs};
 use super::resolve::{resolve, ResolvedRun, RunEnv};
 use super::teacher::teacher_line;
-use crate::dataset::Prepared;
 use crate::error::{exit_code, BenchError};
 use crate::plan::{self, Plan};
 use crate::protocol::Loaded;
@@ -66,8 +65,7 @@ pub fn run(args: &RunArgs) -> Result<u8, BenchError> {
     };
     let loaded = Loaded::resolve(pspec)?;
     let p = &loaded.protocol;
-    let (dataset, image) = args.data.resolve(&p.defaults.dataset);
-    let data = Prepared::load(&dataset, &image, &p.data).map_err(BenchError::bad_input)?;
+    let (dataset, image, data) = args.data.load(p)?;
     let device = args.device.resolve()?;
     let plugins = args.plugins.resolve();
     let overrides = match &args.method_config {

@@ -1,7 +1,6 @@
 //! `bench teacher --protocol P`: train (or load from the cache) the protocol's teacher.
 
 use super::args::{DataArgs, DeviceArgs, ThreadArgs};
-use crate::dataset::Prepared;
 use crate::error::{exit_code, BenchError};
 use crate::protocol::Loaded;
 use crate::record::TeacherRecord;
@@ -37,8 +36,7 @@ pub fn run(a: &TeacherArgs) -> Result<u8, BenchError> {
             loaded.origin, p.name
         )));
     }
-    let (dataset, image) = a.data.resolve(&p.defaults.dataset);
-    let data = Prepared::load(&dataset, &image, &p.data).map_err(BenchError::bad_input)?;
+    let (_, _, data) = a.data.load(p)?;
     let device = a.device.resolve()?;
     // Without --threads, libtorch keeps its own default (all cores).
     if a.threads.threads.is_some() {

@@ -119,6 +119,28 @@ pub enum DataError {
         found: String,
     },
 
+    /// Idx files that are not a published release ([`super::IDX_RELEASES`]) and no kind was
+    /// given: what the classes are cannot be known (never guessed from the path).
+    #[error("{path}: idx files that are not a published MNIST or Fashion-MNIST release (recognised by the SHA-256 of their .gz files), so what their classes are is not known: give --dataset-kind mnist (digits 0-9, no flip augmentation) or --dataset-kind fashion-mnist (clothes, flip augmentation)")]
+    UnknownKind { path: String },
+
+    /// An explicit kind that contradicts the published release the files are.
+    #[error("{path}: --dataset-kind {given}, but these files are the published {release} release (recognised by the SHA-256 of their .gz files): drop --dataset-kind or give the right one")]
+    KindConflict {
+        path: String,
+        given: &'static str,
+        release: &'static str,
+    },
+
+    /// An option that does not apply to the dataset given.
+    #[error("{path}: {option} applies to {applies_to} only, and this dataset is {found}")]
+    NotApplicable {
+        path: String,
+        option: &'static str,
+        applies_to: &'static str,
+        found: String,
+    },
+
     /// A spec that names neither an embedded dataset nor a readable dataset directory.
     #[error("{spec}: not a dataset: {detail}")]
     UnknownDataset { spec: String, detail: String },

@@ -9,7 +9,9 @@ use std::borrow::Cow;
 use std::io::{Read, Write};
 use std::path::Path;
 
+use distillery_record::DatasetSource;
 use flate2::{read::MultiGzDecoder, Compression, GzBuilder};
+use sha2::{Digest, Sha256};
 
 use super::{disp, read_file, DataError, RawDataset, RawSplit, Result};
 
@@ -31,39 +33,94 @@ pub const FASHION_MNIST_CLASSES: [&str; 10] = [
 ];
 
 /// Which idx dataset a directory holds; decides class names and mirror invariance.
+///
+/// Never taken from the directory's path: a folder named `fashion` may hold digits and
+/// `fmnist/` may hold Fashion-MNIST. [`load_idx_dir`] recognises the published releases by
+/// the SHA-256 of their `.gz` files ([`IDX_RELEASES`]); anything else needs an explicit kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum IdxFlavor {
     /// Digits: class names `"0".."9"`, not mirror invariant, dataset name `mnist`.
     Mnist,
     /// Fashion-MNIST: [`FASHION_MNIST_CLASSES`], mirror invariant, dataset name `fashion-mnist`.
     Fashion,
-    /// `Fashion` if any component of the directory path contains `fashion` (ASCII
-    /// case-insensitive), else `Mnist`.
+    /// From the content: a published release recognised by [`IDX_RELEASES`], else an error
+    /// ([`DataError::UnknownKind`]) that asks for the kind.
     #[default]
     Auto,
 }
 
 impl IdxFlavor {
-    /// Resolves `Auto` against a directory path.
-    pub fn resolve(self, dir: &Path) -> IdxFlavor {
+    /// The spelling used by `--dataset-kind` and in records: `mnist`, `fashion-mnist`, `auto`.
+    pub fn name(self) -> &'static str {
         match self {
-            IdxFlavor::Auto => {
-                let fashion = dir.components().any(|c| {
-                    c.as_os_str()
-                        .to_string_lossy()
-                        .to_ascii_lowercase()
-                        .contains("fashion")
-                });
-                if fashion {
-                    IdxFlavor::Fashion
-                } else {
-                    IdxFlavor::Mnist
-                }
-            }
-            f => f,
+            IdxFlavor::Mnist => "mnist",
+            IdxFlavor::Fashion => "fashion-mnist",
+            IdxFlavor::Auto => "auto",
         }
     }
 }
+
+/// A published idx release, recognised by the SHA-256 of its four files as distributed
+/// (gzipped): `(file name, sha256)` for train images, train labels, test images, test labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdxRelease {
+    /// What the release holds.
+    pub flavor: IdxFlavor,
+    /// Its name in messages and records.
+    pub name: &'static str,
+    /// The four `.gz` files and their SHA-256 (lowercase hex).
+    pub files: [(&'static str, &'static str); 4],
+}
+
+/// The releases [`IdxFlavor::Auto`] recognises: MNIST (LeCun et al.; the files torchvision,
+/// TFDS and Keras download, SHA-256 as pinned by TFDS and torchvision's mirrors) and
+/// Fashion-MNIST (Xiao et al. 2017, zalandoresearch/fashion-mnist `data/fashion`).
+pub const IDX_RELEASES: [IdxRelease; 2] = [
+    IdxRelease {
+        flavor: IdxFlavor::Mnist,
+        name: "MNIST",
+        files: [
+            (
+                "train-images-idx3-ubyte.gz",
+                "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+            ),
+            (
+                "train-labels-idx1-ubyte.gz",
+                "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+            ),
+            (
+                "t10k-images-idx3-ubyte.gz",
+                "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+            ),
+            (
+                "t10k-labels-idx1-ubyte.gz",
+                "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+            ),
+        ],
+    },
+    IdxRelease {
+        flavor: IdxFlavor::Fashion,
+        name: "Fashion-MNIST",
+        files: [
+            (
+                "train-images-idx3-ubyte.gz",
+                "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+            ),
+            (
+                "train-labels-idx1-ubyte.gz",
+                "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+            ),
+            (
+                "t10k-images-idx3-ubyte.gz",
+                "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+            ),
+            (
+                "t10k-labels-idx1-ubyte.gz",
+                "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+            ),
+        ],
+    },
+];
 
 /// Images decoded from an idx3 file: `n` images of `h x w`, row-major, uint8.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,12 +319,24 @@ fn find_idx_file(dir: &Path, stem: &str) -> Result<std::path::PathBuf> {
 
 /// Loads an MNIST-style directory holding `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`,
 /// `t10k-images-idx3-ubyte` and `t10k-labels-idx1-ubyte`, each raw or with a `.gz` suffix
-/// (the raw file is used when both exist). `flavor` picks class names and mirror invariance.
-/// Train and test images must have the same size.
+/// (the raw file is used when both exist). Train and test images must have the same size.
+///
+/// `flavor` picks class names and mirror invariance; [`IdxFlavor::Auto`] takes it from the
+/// content ([`IDX_RELEASES`]) and fails with [`DataError::UnknownKind`] when the files are not
+/// a published release. An explicit flavor that contradicts a recognised release is
+/// [`DataError::KindConflict`]. What decided is in the dataset's [`RawDataset::source`].
 pub fn load_idx_dir(dir: impl AsRef<Path>, flavor: IdxFlavor) -> Result<RawDataset> {
-    let dir = dir.as_ref();
-    let flavor = flavor.resolve(dir);
+    load_idx_dir_with(dir.as_ref(), flavor, &IDX_RELEASES)
+}
+
+/// [`load_idx_dir`] against a given list of known releases (tests use their own).
+pub(crate) fn load_idx_dir_with(
+    dir: &Path,
+    flavor: IdxFlavor,
+    releases: &[IdxRelease],
+) -> Result<RawDataset> {
     let mut splits = Vec::with_capacity(2);
+    let mut read = Vec::with_capacity(4);
     for prefix in ["train", "t10k"] {
         let ip = find_idx_file(dir, &format!("{prefix}-images-idx3-ubyte"))?;
         let lp = find_idx_file(dir, &format!("{prefix}-labels-idx1-ubyte"))?;
@@ -277,6 +346,8 @@ pub fn load_idx_dir(dir: impl AsRef<Path>, flavor: IdxFlavor) -> Result<RawDatas
             ip.clone(),
             parse_idx_pair(&ib, &disp(&ip), &lb, &disp(&lp), 10)?,
         ));
+        read.push((ip, ib));
+        read.push((lp, lb));
     }
     let (test_path, test) = splits.pop().expect("two splits");
     let (_, train) = splits.pop().expect("two splits");
@@ -287,6 +358,25 @@ pub fn load_idx_dir(dir: impl AsRef<Path>, flavor: IdxFlavor) -> Result<RawDatas
             format!("{}x{}", test.h, test.w),
         ));
     }
+    let recognised = identify(dir, &read, releases)?;
+    let (flavor, kind_from) = match (flavor, recognised) {
+        (IdxFlavor::Auto, None) => return Err(DataError::UnknownKind { path: disp(dir) }),
+        (f, Some(r)) if f != IdxFlavor::Auto && f != r.flavor => {
+            return Err(DataError::KindConflict {
+                path: disp(dir),
+                given: f.name(),
+                release: r.name,
+            })
+        }
+        (_, Some(r)) => (
+            r.flavor,
+            format!(
+                "content: the four .gz files are the published {} release (SHA-256 of {} {})",
+                r.name, r.files[0].0, r.files[0].1
+            ),
+        ),
+        (f, None) => (f, "option --dataset-kind".to_string()),
+    };
     let (name, class_names, mirror) = match flavor {
         IdxFlavor::Fashion => (
             "fashion-mnist",
@@ -298,7 +388,66 @@ pub fn load_idx_dir(dir: impl AsRef<Path>, flavor: IdxFlavor) -> Result<RawDatas
         ),
         _ => ("mnist", (0..10).map(|d| d.to_string()).collect(), false),
     };
-    Ok(RawDataset::new(name, train, test, class_names, mirror))
+    let mut ds = RawDataset::new(name, train, test, class_names, mirror);
+    ds.source = DatasetSource {
+        format: "idx".into(),
+        kind: Some(flavor.name().into()),
+        kind_from: Some(kind_from),
+        ..Default::default()
+    };
+    Ok(ds)
+}
+
+/// The release in `releases` whose four `.gz` files are in `dir` with their published
+/// SHA-256, and whose content is what was read (a raw file read instead of its `.gz` must
+/// hold the same bytes as the gunzipped `.gz`). `None` when no release matches.
+fn identify(
+    dir: &Path,
+    read: &[(std::path::PathBuf, Vec<u8>)],
+    releases: &[IdxRelease],
+) -> Result<Option<IdxRelease>> {
+    let names = [
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    ];
+    let mut gz = Vec::with_capacity(4);
+    for (name, (path, bytes)) in names.iter().zip(read) {
+        if path.file_name().is_some_and(|n| n == *name) {
+            gz.push((hex::encode(Sha256::digest(bytes)), None));
+            continue;
+        }
+        let p = dir.join(name);
+        if !p.is_file() {
+            return Ok(None);
+        }
+        let gz_bytes = read_file(&p, "a gzipped idx file")?;
+        gz.push((
+            hex::encode(Sha256::digest(&gz_bytes)),
+            Some((gz_bytes, bytes)),
+        ));
+    }
+    for r in releases {
+        if !r
+            .files
+            .iter()
+            .zip(&gz)
+            .all(|((_, want), (got, _))| want == got)
+        {
+            continue;
+        }
+        // The raw files read must be the release's content.
+        for ((name, _), (_, pair)) in r.files.iter().zip(&gz) {
+            if let Some((gz_bytes, raw)) = pair {
+                if maybe_gunzip(gz_bytes, name)?.as_ref() != raw.as_slice() {
+                    return Ok(None);
+                }
+            }
+        }
+        return Ok(Some(*r));
+    }
+    Ok(None)
 }
 
 /// Encodes `n` images of `h x w` (row-major uint8, `pixels.len() == n*h*w`) as an idx3 file.

@@ -49,13 +49,14 @@ pub fn mnist_5k() -> Result<RawDataset> {
         10,
     )?;
     let class_names = (0..10).map(|d| d.to_string()).collect();
-    Ok(RawDataset::new(
-        MNIST_5K_NAME,
-        train,
-        test,
-        class_names,
-        false,
-    ))
+    let mut ds = RawDataset::new(MNIST_5K_NAME, train, test, class_names, false);
+    ds.source = distillery_record::DatasetSource {
+        format: "embedded".into(),
+        kind: Some("mnist".into()),
+        kind_from: Some("the embedded dataset (MNIST digits)".into()),
+        ..Default::default()
+    };
+    Ok(ds)
 }
 
 /// The split rule of `mnist-5k`, independent of the input order: within each class, examples

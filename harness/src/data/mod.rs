@@ -7,11 +7,16 @@
 //!
 //! Supported sources (see [`resolve_dataset`]):
 //! * `mnist-5k` — embedded in the binary ([`mnist_5k`]), 4,000 train / 1,000 test MNIST digits;
-//! * a directory of MNIST / Fashion-MNIST idx files, raw or gzipped ([`load_idx_dir`]);
+//! * a directory of MNIST / Fashion-MNIST idx files, raw or gzipped ([`load_idx_dir`]); which
+//!   of the two it is comes from the content (a published release) or is given
+//!   ([`IdxFlavor`]), never from the path;
 //! * a CIFAR-10 or CIFAR-100 binary-version directory ([`load_cifar10_dir`],
 //!   [`load_cifar100_dir`]);
-//! * an ImageFolder tree `root/{train,test|val}/<class>/*.{png,jpg,jpeg}`
-//!   ([`load_image_folder`]).
+//! * an ImageFolder tree `root/{train,test|val}/<class>/**/*.{png,jpg,bmp,webp,...}`
+//!   ([`load_image_folder`], [`IMAGE_EXTENSIONS`]).
+//!
+//! Every dataset carries [`RawDataset::source`]: how it was read (format, what decided its
+//! kind, resize policy, files used and left out, warnings), recorded in every cell.
 
 mod cifar;
 mod error;
@@ -23,18 +28,23 @@ mod split;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_inputs;
 
 pub use cifar::{load_cifar100_dir, load_cifar10_dir, parse_cifar_records};
 pub use error::{DataError, Result};
 pub use idx::{
     encode_idx_images, encode_idx_labels, gzip_deterministic, load_idx_dir, maybe_gunzip,
-    parse_idx_images, parse_idx_labels, IdxFlavor, IdxImages, FASHION_MNIST_CLASSES,
+    parse_idx_images, parse_idx_labels, IdxFlavor, IdxImages, IdxRelease, FASHION_MNIST_CLASSES,
+    IDX_RELEASES,
 };
 /// Also used to import a compressed set saved as an ImageFolder tree (`crate::import`).
 pub(crate) use image_folder::{class_dirs, decode as decode_image, image_files};
-pub use image_folder::{load_image_folder, ImageFolderOptions};
+pub use image_folder::{
+    load_image_folder, ImageFolderOptions, ASPECT_LIMIT, IMAGE_EXTENSIONS, UPSCALE_LIMIT,
+};
 pub use mnist5k::{hash_split, mnist_5k, MNIST_5K_CHECKSUM, MNIST_5K_CSV_SHA256, MNIST_5K_NAME};
-pub use raw::{content_checksum, RawDataset, RawSplit};
+pub use raw::{content_checksum, content_checksum_bytes, RawDataset, RawSplit};
 pub use split::{normalization_stats, split_validation, SplitMix64};
 
 use std::path::Path;
@@ -61,6 +71,28 @@ pub enum DetectedFormat {
     ImageFolder,
 }
 
+impl DetectedFormat {
+    /// The name in records ([`distillery_record::DatasetSource::format`]).
+    pub fn record_name(self) -> &'static str {
+        match self {
+            DetectedFormat::Idx => "idx",
+            DetectedFormat::Cifar10 => "cifar10",
+            DetectedFormat::Cifar100 => "cifar100",
+            DetectedFormat::ImageFolder => "image-folder",
+        }
+    }
+
+    /// A short description for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            DetectedFormat::Idx => "a directory of idx files",
+            DetectedFormat::Cifar10 => "CIFAR-10 binary batches",
+            DetectedFormat::Cifar100 => "CIFAR-100 binary files",
+            DetectedFormat::ImageFolder => "an ImageFolder tree",
+        }
+    }
+}
+
 /// Resolves a dataset spec with default options: `mnist-5k` (embedded; takes precedence over a
 /// path of the same name) or a path to a directory in one of the supported formats.
 pub fn resolve_dataset(spec: &str) -> Result<RawDataset> {
@@ -74,6 +106,14 @@ pub fn resolve_dataset(spec: &str) -> Result<RawDataset> {
 /// whose file names match a format (see [`detect_format`]) is loaded.
 pub fn resolve_dataset_with(spec: &str, opts: &ResolveOptions) -> Result<RawDataset> {
     if spec == MNIST_5K_NAME {
+        if opts.idx_flavor != IdxFlavor::Auto {
+            return Err(DataError::NotApplicable {
+                path: spec.to_string(),
+                option: "--dataset-kind",
+                applies_to: "directories of idx files",
+                found: "the embedded MNIST digits".into(),
+            });
+        }
         return mnist_5k();
     }
     let root = Path::new(spec);
@@ -99,12 +139,24 @@ pub fn resolve_dataset_with(spec: &str, opts: &ResolveOptions) -> Result<RawData
     ];
     for dir in candidates.iter().filter(|d| d.is_dir()) {
         if let Some(fmt) = detect_format(dir) {
-            return match fmt {
-                DetectedFormat::Idx => load_idx_dir(dir, opts.idx_flavor),
-                DetectedFormat::Cifar10 => load_cifar10_dir(dir),
-                DetectedFormat::Cifar100 => load_cifar100_dir(dir),
-                DetectedFormat::ImageFolder => load_image_folder(dir, &opts.image_folder),
+            if fmt != DetectedFormat::Idx && opts.idx_flavor != IdxFlavor::Auto {
+                return Err(DataError::NotApplicable {
+                    path: disp(dir),
+                    option: "--dataset-kind",
+                    applies_to: "directories of idx files",
+                    found: fmt.describe().into(),
+                });
+            }
+            let mut ds = match fmt {
+                DetectedFormat::Idx => load_idx_dir(dir, opts.idx_flavor)?,
+                DetectedFormat::Cifar10 => load_cifar10_dir(dir)?,
+                DetectedFormat::Cifar100 => load_cifar100_dir(dir)?,
+                DetectedFormat::ImageFolder => load_image_folder(dir, &opts.image_folder)?,
             };
+            if ds.source.format.is_empty() {
+                ds.source.format = fmt.record_name().into();
+            }
+            return Ok(ds);
         }
     }
     Err(DataError::UnknownDataset {

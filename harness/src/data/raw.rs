@@ -1,5 +1,6 @@
 //! In-memory datasets: [`RawSplit`], [`RawDataset`] and their content checksum.
 
+use distillery_record::DatasetSource;
 use sha2::{Digest, Sha256};
 
 /// One split (train or test) of a dataset as plain buffers.
@@ -123,8 +124,14 @@ pub struct RawDataset {
     /// Whether horizontal mirroring preserves the class (false for digits: DSA drops `flip`).
     /// Not part of the checksum.
     pub mirror_invariant: bool,
-    /// [`content_checksum`] of the splits and class names (64 lowercase hex digits).
+    /// [`content_checksum`] of the splits and class names (64 lowercase hex digits). For an
+    /// ImageFolder class directory whose name is not UTF-8, the name's exact bytes are hashed
+    /// ([`content_checksum_bytes`]), not the lossy `class_names` entry.
     pub checksum: String,
+    /// How the dataset was read (format, what decided its kind, resize policy, files used and
+    /// left out, warnings): recorded in every cell ([`distillery_record::DatasetRef::source`]).
+    /// Not part of the checksum.
+    pub source: DatasetSource,
 }
 
 impl RawDataset {
@@ -144,6 +151,7 @@ impl RawDataset {
             class_names,
             mirror_invariant,
             checksum,
+            source: DatasetSource::default(),
         }
     }
 
@@ -169,12 +177,23 @@ impl RawDataset {
 /// It depends only on the decoded content, not on the file format it came from (raw or
 /// gzipped idx give the same checksum) and not on the dataset's `name` or `mirror_invariant`.
 pub fn content_checksum(train: &RawSplit, test: &RawSplit, class_names: &[String]) -> String {
+    content_checksum_bytes(train, test, class_names.iter().map(|n| n.as_bytes()))
+}
+
+/// [`content_checksum`] with class names given as bytes: `name_utf8` in the encoding is then
+/// the name's exact bytes (an ImageFolder class directory's name as the file system holds it,
+/// UTF-8 or not). For UTF-8 names both functions agree.
+pub fn content_checksum_bytes<'a>(
+    train: &RawSplit,
+    test: &RawSplit,
+    class_names: impl ExactSizeIterator<Item = &'a [u8]>,
+) -> String {
     let mut h = Sha256::new();
     h.update(b"distillery-rawdataset-v1\n");
     h.update((class_names.len() as u64).to_le_bytes());
     for name in class_names {
         h.update((name.len() as u64).to_le_bytes());
-        h.update(name.as_bytes());
+        h.update(name);
     }
     for split in [train, test] {
         for d in [split.n, split.c, split.h, split.w] {

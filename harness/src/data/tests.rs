@@ -121,8 +121,8 @@ fn idx_raw_and_gz_read_the_same() {
     write_idx_dir(&gz_dir, &train, &test, Some(9));
     write_idx_dir(&gz1_dir, &train, &test, Some(1));
 
-    let a = load_idx_dir(&raw_dir, IdxFlavor::Auto).unwrap();
-    let b = load_idx_dir(&gz_dir, IdxFlavor::Auto).unwrap();
+    let a = load_idx_dir(&raw_dir, IdxFlavor::Mnist).unwrap();
+    let b = load_idx_dir(&gz_dir, IdxFlavor::Mnist).unwrap();
     let c = load_idx_dir(&gz1_dir, IdxFlavor::Mnist).unwrap();
     assert_eq!(a.train, train);
     assert_eq!(a.test, test);
@@ -147,20 +147,27 @@ fn idx_fashion_flavor() {
     let (train, test) = idx_fixture();
     let dir = tmp.path().join("FashionMNIST").join("raw");
     write_idx_dir(&dir, &train, &test, Some(6));
-    let auto = load_idx_dir(&dir, IdxFlavor::Auto).unwrap();
-    assert_eq!(auto.name, "fashion-mnist");
-    assert!(auto.mirror_invariant);
-    assert_eq!(auto.class_names[0], "T-shirt/top");
-    assert_eq!(auto.class_names[9], "Ankle boot");
-    // Explicit flavor wins over the directory name.
+    let fashion = load_idx_dir(&dir, IdxFlavor::Fashion).unwrap();
+    assert_eq!(fashion.name, "fashion-mnist");
+    assert!(fashion.mirror_invariant);
+    assert_eq!(fashion.class_names[0], "T-shirt/top");
+    assert_eq!(fashion.class_names[9], "Ankle boot");
     let digits = load_idx_dir(&dir, IdxFlavor::Mnist).unwrap();
     assert_eq!(digits.name, "mnist");
     assert!(!digits.mirror_invariant);
-    assert_ne!(digits.checksum, auto.checksum); // class names differ
-                                                // resolve_dataset descends into raw/ and detects the flavor from the path.
-    let r = resolve_dataset(&s(&tmp.path().join("FashionMNIST"))).unwrap();
+    assert_ne!(digits.checksum, fashion.checksum); // class names differ
+                                                   // resolve_dataset descends into raw/; the path's "Fashion" decides nothing
+                                                   // (tests_inputs.rs: the kind comes from the content or an option).
+    let r = resolve_dataset_with(
+        &s(&tmp.path().join("FashionMNIST")),
+        &ResolveOptions {
+            idx_flavor: IdxFlavor::Fashion,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(r.name, "fashion-mnist");
-    assert_eq!(r.checksum, auto.checksum);
+    assert_eq!(r.checksum, fashion.checksum);
 }
 
 #[test]
@@ -644,7 +651,9 @@ fn image_folder_missing_test_class() {
     let e = err(load_image_folder(root, &ImageFolderOptions::default()));
     assert!(
         e.contains("missing class 'emu'")
-            && e.ends_with("found a directory without .png/.jpg/.jpeg images"),
+            && e.ends_with(
+                "found a directory without images (.bmp .jpeg .jpg .pgm .png .ppm .tif .tiff .webp)"
+            ),
         "{e}"
     );
     // A test class absent from train.
