@@ -6,6 +6,7 @@
 //! | Module | Topic |
 //! |---|---|
 //! | `cli` | `bench` end to end: training, provenance, resumption, plugin loading, misbehaving plugins, bad input |
+//! | `datasets` | datasets given as paths: too-small images, idx kind, files left out, stretched images, non-UTF-8 class names |
 //! | `labels` | the label axis: teachers, soft and native labels, label gain, `--method-config` |
 //! | `import_export` | importing sets made elsewhere and `bench export` |
 //! | `report_snapshots` | every report format on hand-built records (insta snapshots in `snapshots/`) |
@@ -17,6 +18,7 @@
 
 mod cli;
 mod common;
+mod datasets;
 mod import_export;
 mod labels;
 mod report_snapshots;
