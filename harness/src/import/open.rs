@@ -1,7 +1,9 @@
 //! [`open`]: read a file and run every check that does not depend on the budget, one small
 //! function per step, in this order (the first failure is the one reported):
 //!
-//! 1. read the container ([`super::format`]) and its metadata ([`super::metadata`]);
+//! 1. read the container ([`super::format`]) and its metadata ([`super::metadata`]); a file
+//!    without `class_names` (whose labels cannot be checked against the dataset's class
+//!    order) gets a warning, louder when the dataset's names are numbers in text order;
 //! 2. every tensor's name, element type and byte length ([`super::tensors`]);
 //! 3. `images` and `labels` present; every shape against the dataset's resolution and `N`;
 //! 4. pixel values (finite; float pixels in [0, 1] unless declared `free`) and label range;
@@ -14,7 +16,7 @@ use super::metadata::{self, row_name, Declared};
 use super::tensors::{self, RawTensor};
 use super::view::DatasetView;
 use super::{format, test_overlap};
-use crate::plan::imported::Source;
+use crate::plan::imported::{Format, Source};
 use crate::validate::{pixel_tolerance, probability_rows};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -50,7 +52,12 @@ pub fn open(path: &Path, view: &DatasetView) -> Result<Set, ImportError> {
     let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let file = path.as_path();
     let read = format::read(file, view.shape, view.class_names)?;
-    let declared = metadata::parse(file, &read.metadata, view)?;
+    let mut declared = metadata::parse(file, &read.metadata, view)?;
+    if read.format != Format::ImageFolder {
+        declared
+            .warnings
+            .extend(metadata::unchecked_classes(file, &read.metadata, view));
+    }
     let mut map = check_roles(file, read.tensors)?;
     let images_raw = take_required(file, &mut map, "images", "uint8 or float [N, C, H, W]")?;
     let labels_raw = take_required(file, &mut map, "labels", "int64 [N]")?;
