@@ -563,8 +563,20 @@ fn read_set(path: &Path) -> (BTreeMap<String, RawTensor>, BTreeMap<String, Strin
 
 fn tiny_run(from: &str, out: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
-        "--protocol", TINY, "--from", from, "--ipc", "1", "--seeds", "1", "--threads", "1",
-        "--jobs", "1", "--out", s(out),
+        "--protocol",
+        TINY,
+        "--from",
+        from,
+        "--ipc",
+        "1",
+        "--seeds",
+        "1",
+        "--threads",
+        "1",
+        "--jobs",
+        "1",
+        "--out",
+        s(out),
     ];
     args.extend_from_slice(extra);
     bench(&args)
@@ -582,18 +594,36 @@ fn reduced_precision_soft_labels_are_accepted_and_logits_named() {
     let good = d.join("random.safetensors");
     export("random", "1", "0", &good);
     let (t, meta) = read_set(&good);
-    let images = || tensor(t["images"].dtype, &t["images"].shape, t["images"].data.clone());
-    let labels = || tensor(t["labels"].dtype, &t["labels"].shape, t["labels"].data.clone());
+    let images = || {
+        tensor(
+            t["images"].dtype,
+            &t["images"].shape,
+            t["images"].data.clone(),
+        )
+    };
+    let labels = || {
+        tensor(
+            t["labels"].dtype,
+            &t["labels"].shape,
+            t["labels"].data.clone(),
+        )
+    };
     distillery::api::tch::manual_seed(11);
     let logits = Tensor::randn([10, 10], (Kind::Float, Device::Cpu)) * 3.0;
     let probs = logits.softmax(1, Kind::Float);
     let raw = |x: &Tensor| RawTensor::from_tensor(x).unwrap();
     let bf16 = probs.to_kind(Kind::BFloat16);
-    let worst = (bf16.to_kind(Kind::Double).sum_dim_intlist(1, false, Kind::Double) - 1.0)
+    let worst = (bf16
+        .to_kind(Kind::Double)
+        .sum_dim_intlist(1, false, Kind::Double)
+        - 1.0)
         .abs()
         .max()
         .double_value(&[]);
-    assert!(worst > 1e-3, "the rows must be a real test: bf16 rounding moves one by {worst}");
+    assert!(
+        worst > 1e-3,
+        "the rows must be a real test: bf16 rounding moves one by {worst}"
+    );
     let with_method = |m: &str| {
         let mut x = meta.clone();
         x.insert("method".into(), m.into());
@@ -602,7 +632,11 @@ fn reduced_precision_soft_labels_are_accepted_and_logits_named() {
     let st = d.join("soft-bf16.safetensors");
     write_st(
         &st,
-        vec![("images", images()), ("labels", labels()), ("soft_labels", raw(&bf16))],
+        vec![
+            ("images", images()),
+            ("labels", labels()),
+            ("soft_labels", raw(&bf16)),
+        ],
         &with_method("soft-bf16"),
     );
     let npz = d.join("soft-f16.npz");
@@ -651,14 +685,22 @@ fn reduced_precision_soft_labels_are_accepted_and_logits_named() {
         let p = d.join(format!("{name}.safetensors"));
         write_st(
             &p,
-            vec![("images", images()), ("labels", labels()), ("soft_labels", soft)],
+            vec![
+                ("images", images()),
+                ("labels", labels()),
+                ("soft_labels", soft),
+            ],
             &meta,
         );
         let o = tiny_run(s(&p), &d.join(format!("out-{name}")), &[]);
         let t = text(&o);
         assert_eq!(o.status.code(), Some(2), "{name}: {t}");
         assert!(t.contains(&expect), "{name}: expected {expect:?} in\n{t}");
-        let hint = if name == "scaled" { "renormalise the rows" } else { "look like logits" };
+        let hint = if name == "scaled" {
+            "renormalise the rows"
+        } else {
+            "look like logits"
+        };
         assert!(t.contains(hint), "{name}: {t}");
     }
 }
@@ -690,21 +732,50 @@ fn foreign_formats_are_recognised_and_a_conversion_is_offered() {
     let torch_hint = "d = torch.load(\"set.pt\"); images, labels = d[\"images\"], d[\"labels\"]";
     let save = "save_file({\"images\": images.contiguous(), \"labels\": labels.long()}, \"set.safetensors\")";
     for (file, what, hint) in [
-        ("set.pt", "is a PyTorch file (a torch.save zip archive, .pt/.pth), which is not supported", torch_hint),
-        ("legacy.pth", "is a PyTorch file in the legacy torch.save format", torch_hint),
-        ("set.pkl", "is a Python pickle (.pkl/.pickle), which is not supported", "pickle.load(open(\"set.pkl\", \"rb\"))"),
-        ("set.h5", "is an HDF5 file (.h5/.hdf5), which is not supported", "h5py.File(\"set.h5\")"),
-        ("set.parquet", "is a Parquet file, which is not supported", "pd.read_parquet(\"set.parquet\")"),
-        ("set.npy", "is a single NumPy .npy array", "np.savez(\"set.npz\", images=images"),
+        (
+            "set.pt",
+            "is a PyTorch file (a torch.save zip archive, .pt/.pth), which is not supported",
+            torch_hint,
+        ),
+        (
+            "legacy.pth",
+            "is a PyTorch file in the legacy torch.save format",
+            torch_hint,
+        ),
+        (
+            "set.pkl",
+            "is a Python pickle (.pkl/.pickle), which is not supported",
+            "pickle.load(open(\"set.pkl\", \"rb\"))",
+        ),
+        (
+            "set.h5",
+            "is an HDF5 file (.h5/.hdf5), which is not supported",
+            "h5py.File(\"set.h5\")",
+        ),
+        (
+            "set.parquet",
+            "is a Parquet file, which is not supported",
+            "pd.read_parquet(\"set.parquet\")",
+        ),
+        (
+            "set.npy",
+            "is a single NumPy .npy array",
+            "np.savez(\"set.npz\", images=images",
+        ),
     ] {
         let path = d.join(file);
         let out = d.join(format!("out-{file}"));
         let o = tiny_run(s(&path), &out, &[]);
         let t = text(&o);
         assert_eq!(o.status.code(), Some(2), "{file}: {t}");
-        assert!(t.contains(&format!("error: {}: {what}", s(&path))), "{file}: {t}");
         assert!(
-            t.contains("--from reads safetensors files, NumPy .npz archives and ImageFolder directories"),
+            t.contains(&format!("error: {}: {what}", s(&path))),
+            "{file}: {t}"
+        );
+        assert!(
+            t.contains(
+                "--from reads safetensors files, NumPy .npz archives and ImageFolder directories"
+            ),
             "{file}: {t}"
         );
         assert!(t.contains(hint), "{file}: {t}");
@@ -725,9 +796,11 @@ fn numeric_image_folder(root: &Path, classes: usize) {
             std::fs::create_dir_all(&dir).unwrap();
             for i in 0..n {
                 let v = (c * 20 + i) as u8;
-                image::GrayImage::from_fn(8, 8, |x, y| image::Luma([v.wrapping_add((x * y) as u8)]))
-                    .save(dir.join(format!("{i}.png")))
-                    .unwrap();
+                image::GrayImage::from_fn(8, 8, |x, y| {
+                    image::Luma([v.wrapping_add((x * y) as u8)])
+                })
+                .save(dir.join(format!("{i}.png")))
+                .unwrap();
             }
         }
     }
@@ -759,7 +832,14 @@ fn unchecked_class_mappings_are_said_loudly() {
         &BTreeMap::new(),
     );
     let out = d.join("out");
-    let ds = ["--dataset", s(&data), "--channels", "1", "--methods", "random"];
+    let ds = [
+        "--dataset",
+        s(&data),
+        "--channels",
+        "1",
+        "--methods",
+        "random",
+    ];
     let o = tiny_run(s(&set), &out, &ds);
     let t = text(&o);
     assert!(o.status.success(), "{t}");
@@ -779,7 +859,11 @@ fn unchecked_class_mappings_are_said_loudly() {
     let imp = &record(&out, "file.numeric-order__ipc1__s0")["method_metadata"]["import"];
     assert_eq!(imp["class_mapping"], "unchecked (no class_names)");
     assert!(
-        imp["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains("no `class_names`")),
+        imp["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("no `class_names`")),
         "{imp}"
     );
 
@@ -787,7 +871,10 @@ fn unchecked_class_mappings_are_said_loudly() {
     let names: Vec<String> = (0..11).map(|i| i.to_string()).collect();
     let declared = d.join("declared.safetensors");
     let mut m = BTreeMap::new();
-    m.insert("class_names".to_string(), serde_json::to_string(&names).unwrap());
+    m.insert(
+        "class_names".to_string(),
+        serde_json::to_string(&names).unwrap(),
+    );
     write_st(
         &declared,
         vec![
@@ -811,7 +898,10 @@ fn unchecked_class_mappings_are_said_loudly() {
     let out = d.join("out-mnist");
     let o = tiny_run(s(&st), &out, &["--methods", "random"]);
     let t = text(&o);
-    assert!(o.status.success() && !t.contains("text order") && !t.contains("no `class_names`"), "{t}");
+    assert!(
+        o.status.success() && !t.contains("text order") && !t.contains("no `class_names`"),
+        "{t}"
+    );
     assert_eq!(
         record(&out, "file.random__ipc1__s0")["method_metadata"]["import"]["class_mapping"],
         "checked (class_names)"

@@ -84,7 +84,9 @@ impl Prepared {
             ..Default::default()
         };
         let raw = data::resolve_dataset_with(spec, &opts)?;
-        if let Some(w) = crate::classes::numeric_order_warning(&raw.name, &raw.class_names) { eprintln!("warning: {w}"); }
+        if let Some(w) = crate::classes::numeric_order_warning(&raw.name, &raw.class_names) {
+            eprintln!("warning: {w}");
+        }
         Ok(Prepared::new(raw, data))
     }
 

@@ -71,7 +71,8 @@ fn cpu_model() -> String {
 /// The symbol's `[abi:cxx11]` tag guarantees the libstdc++ `std::string` it returns: 32 bytes
 /// (data pointer, length, 16-byte inline buffer), returned through a hidden pointer as a
 /// 32-byte C struct is on x86-64 and AArch64. The capability names are short, so the string
-/// lives in the inline buffer (nothing to free); anything else is refused (and leaked).
+/// lives in the inline buffer (nothing to free); anything else is refused (and leaked). The
+/// test `env_names_the_cpu_and_libtorchs_capability` checks the answer against PyTorch's.
 fn libtorch_cpu_capability() -> Option<String> {
     #[cfg(all(
         target_os = "linux",
@@ -95,12 +96,18 @@ fn libtorch_cpu_capability() -> Option<String> {
                 .ok()?;
             f()
         };
-        let inline = std::ptr::addr_of!(s.buf) as *const u8;
-        if s.ptr != inline || s.len > 15 {
-            std::mem::forget(s);
+        // A short libstdc++ string lives in its inline buffer, NUL-terminated (the object may
+        // have moved since, so the data pointer is not compared). A heap string (never
+        // expected for these names) holds its capacity there instead: refused, not freed.
+        let _ = s.ptr;
+        if s.len == 0 || s.len > 15 || s.buf[s.len] != 0 {
             return None;
         }
-        let text = String::from_utf8(s.buf[..s.len].to_vec()).ok()?;
+        let name = &s.buf[..s.len];
+        if !name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_') {
+            return None;
+        }
+        let text = String::from_utf8(name.to_vec()).ok()?;
         return (!text.is_empty()).then_some(text);
     }
     #[allow(unreachable_code)]

@@ -615,12 +615,18 @@ mod tests {
             let dev = worst_row_deviation(&p);
             assert!(dev <= tol, "{kind:?}: rounding moves a row by {dev}");
             if kind == Kind::BFloat16 {
-                assert!(dev > 1e-3, "bfloat16 rounding alone exceeds the old fixed 1e-3: {dev}");
+                assert!(
+                    dev > 1e-3,
+                    "bfloat16 rounding alone exceeds the old fixed 1e-3: {dev}"
+                );
             }
             assert_eq!(probability_rows(&p), Ok(()), "{kind:?}");
         }
         assert_eq!(row_sum_tolerance(Kind::Float, 10), 1e-3);
-        assert_eq!(row_sum_tolerance(Kind::Float, 100_000), 1e-3f64.max(1e5 * 0.5f64.powi(24)));
+        assert_eq!(
+            row_sum_tolerance(Kind::Float, 100_000),
+            1e-3f64.max(1e5 * 0.5f64.powi(24))
+        );
         assert_eq!(probability_rows(&softmax_rows(300, Kind::Float)), Ok(()));
     }
 
@@ -644,14 +650,18 @@ mod tests {
         assert!((sum - 1.0).abs() > 0.1 && tolerance == 10.0 / 256.0);
         assert!(
             e.to_string().starts_with("are not probability rows: row ")
-                && e.to_string().contains("look like logits or unnormalised scores"),
+                && e.to_string()
+                    .contains("look like logits or unnormalised scores"),
             "{e}"
         );
         // A bfloat16 row scaled by 1.06: beyond rounding, but not logits.
         let p = softmax_rows(5, Kind::Float);
         let _ = p.get(2).g_mul_scalar_(1.06);
         let e = probability_rows(&p.to_kind(Kind::BFloat16)).unwrap_err();
-        assert!(matches!(e, ProbabilityIssue::RowSum { row: 2, .. }), "{e:?}");
+        assert!(
+            matches!(e, ProbabilityIssue::RowSum { row: 2, .. }),
+            "{e:?}"
+        );
         let t = e.to_string();
         assert!(
             t.starts_with("rows must sum to 1: row 2 sums to 1.06")

@@ -18,7 +18,10 @@ pub fn run(a: &EnvArgs) -> Result<u8, BenchError> {
         let mut v = serde_json::to_value(&info).map_err(anyhow::Error::from)?;
         if let Some(o) = v.as_object_mut() {
             o.insert("cpu_model".into(), machine.cpu_model.clone().into());
-            o.insert("cpu_capability".into(), machine.cpu_capability.clone().into());
+            o.insert(
+                "cpu_capability".into(),
+                machine.cpu_capability.clone().into(),
+            );
             o.insert(
                 "cpu_capability_source".into(),
                 machine.cpu_capability_source.clone().into(),

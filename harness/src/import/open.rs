@@ -252,7 +252,11 @@ fn take_soft_labels(file: &Path, map: &mut Tensors) -> Result<Option<Tensor>, Im
     };
     let p = t.to_tensor(file, "soft_labels")?;
     match probability_rows(&p) {
-        Err(issue) => Err(ImportError::bad_tensor(file, "soft_labels", issue.to_string())),
+        Err(issue) => Err(ImportError::bad_tensor(
+            file,
+            "soft_labels",
+            issue.to_string(),
+        )),
         Ok(()) => Ok(Some(p)),
     }
 }
