@@ -143,6 +143,13 @@ pub struct Machine {
     pub cpu_capability_source: String,
 }
 
+impl Machine {
+    /// Nothing is known (the default: older records).
+    pub fn is_unknown(&self) -> bool {
+        *self == Machine::default()
+    }
+}
+
 /// Where a cell's wall-clock time went, in seconds. A phase that did not run is 0.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Timings {
@@ -258,8 +265,9 @@ pub struct Record {
     pub deterministic: bool,
     /// The CPU the cell ran on and the kernels libtorch chose for it: across CPUs libtorch
     /// dispatches to other vector kernels (AVX2, AVX-512), so CPU results are bit-identical
-    /// per seed only on machines that agree here. Empty in older records (`#[serde(default)]`).
-    #[serde(default)]
+    /// per seed only on machines that agree here. Absent in older records (`#[serde(default)]`),
+    /// and not written when unknown, so those records re-serialise unchanged.
+    #[serde(default, skip_serializing_if = "Machine::is_unknown")]
     pub machine: Machine,
     /// Software versions of the harness that wrote the record.
     pub versions: Versions,
