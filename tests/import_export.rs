@@ -553,3 +553,357 @@ fn bad_files_are_refused_with_the_file_and_the_problem() {
         text(&o)
     );
 }
+
+/// The tensors and metadata of an exported set, by name.
+fn read_set(path: &Path) -> (BTreeMap<String, RawTensor>, BTreeMap<String, String>) {
+    let bytes = std::fs::read(path).unwrap();
+    let (tensors, meta) = distillery::import::safetensors::read(path, &bytes).unwrap();
+    (tensors.into_iter().collect(), meta)
+}
+
+fn tiny_run(from: &str, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "--protocol",
+        TINY,
+        "--from",
+        from,
+        "--ipc",
+        "1",
+        "--seeds",
+        "1",
+        "--threads",
+        "1",
+        "--jobs",
+        "1",
+        "--out",
+        s(out),
+    ];
+    args.extend_from_slice(extra);
+    bench(&args)
+}
+
+/// Issue 21, item 7. Softmax rows stored as bfloat16 (safetensors) or float16 (npz) are
+/// valid soft labels: the row-sum tolerance follows the stored precision (bfloat16 rounding
+/// alone moves 10-class rows by more than the old fixed 1e-3). Logits and unnormalised rows
+/// are refused, and the message says which problem it is.
+#[test]
+fn reduced_precision_soft_labels_are_accepted_and_logits_named() {
+    use distillery::api::tch::{Device, Kind, Tensor};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let good = d.join("random.safetensors");
+    export("random", "1", "0", &good);
+    let (t, meta) = read_set(&good);
+    let images = || {
+        tensor(
+            t["images"].dtype,
+            &t["images"].shape,
+            t["images"].data.clone(),
+        )
+    };
+    let labels = || {
+        tensor(
+            t["labels"].dtype,
+            &t["labels"].shape,
+            t["labels"].data.clone(),
+        )
+    };
+    distillery::api::tch::manual_seed(11);
+    let logits = Tensor::randn([10, 10], (Kind::Float, Device::Cpu)) * 3.0;
+    let probs = logits.softmax(1, Kind::Float);
+    let raw = |x: &Tensor| RawTensor::from_tensor(x).unwrap();
+    let bf16 = probs.to_kind(Kind::BFloat16);
+    let worst = (bf16
+        .to_kind(Kind::Double)
+        .sum_dim_intlist(1, false, Kind::Double)
+        - 1.0)
+        .abs()
+        .max()
+        .double_value(&[]);
+    assert!(
+        worst > 1e-3,
+        "the rows must be a real test: bf16 rounding moves one by {worst}"
+    );
+    let with_method = |m: &str| {
+        let mut x = meta.clone();
+        x.insert("method".into(), m.into());
+        x
+    };
+    let st = d.join("soft-bf16.safetensors");
+    write_st(
+        &st,
+        vec![
+            ("images", images()),
+            ("labels", labels()),
+            ("soft_labels", raw(&bf16)),
+        ],
+        &with_method("soft-bf16"),
+    );
+    let npz = d.join("soft-f16.npz");
+    let f16 = vec![
+        ("images".to_string(), images()),
+        ("labels".to_string(), labels()),
+        ("soft_labels".to_string(), raw(&probs.to_kind(Kind::Half))),
+    ];
+    std::fs::write(
+        &npz,
+        distillery::import::npz::to_bytes(&f16, &with_method("soft-f16")).unwrap(),
+    )
+    .unwrap();
+    let out = d.join("out");
+    let o = tiny_run(&format!("{},{}", s(&st), s(&npz)), &out, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    for id in ["file.soft-bf16__ipc1__s0", "file.soft-f16__ipc1__s0"] {
+        let r = record(&out, id);
+        assert_eq!(r["status"], "ok", "{r}");
+        assert_eq!(r["method_metadata"]["import"]["kind"], "images");
+    }
+
+    // Logits (negative values) and exp(logits) (positive, rows far from 1) are named as such;
+    // a bfloat16 row scaled by 1.06 is "not renormalised", not "logits".
+    let scaled = probs.copy();
+    let _ = scaled.get(4).g_mul_scalar_(1.06);
+    let negatives = logits.lt(0.0).sum(Kind::Int64).int64_value(&[]);
+    let cases = [
+        (
+            "logits",
+            raw(&logits),
+            format!("tensor `soft_labels` contain {negatives} negative values"),
+        ),
+        (
+            "scores",
+            raw(&logits.exp().to_kind(Kind::BFloat16)),
+            "tensor `soft_labels` are not probability rows: row ".to_string(),
+        ),
+        (
+            "scaled",
+            raw(&scaled.to_kind(Kind::BFloat16)),
+            "tensor `soft_labels` rows must sum to 1: row 4 sums to 1.0".to_string(),
+        ),
+    ];
+    for (name, soft, expect) in cases {
+        let p = d.join(format!("{name}.safetensors"));
+        write_st(
+            &p,
+            vec![
+                ("images", images()),
+                ("labels", labels()),
+                ("soft_labels", soft),
+            ],
+            &meta,
+        );
+        let o = tiny_run(s(&p), &d.join(format!("out-{name}")), &[]);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{name}: {t}");
+        assert!(t.contains(&expect), "{name}: expected {expect:?} in\n{t}");
+        let hint = if name == "scaled" {
+            "renormalise the rows"
+        } else {
+            "look like logits"
+        };
+        assert!(t.contains(hint), "{name}: {t}");
+    }
+}
+
+/// Issue 21, item 12. A PyTorch file (both the zip format and the legacy one), a pickle, an
+/// HDF5, a Parquet file and a lone .npy given to --from are recognised by their content and
+/// refused (exit 2, nothing run) with the supported formats and a conversion recipe, instead
+/// of being read as an npz ("data.pkl: not an .npy array").
+#[test]
+fn foreign_formats_are_recognised_and_a_conversion_is_offered() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let py = venv_python();
+    let script = format!(
+        "import torch, pickle\n\
+         d = {{'images': torch.zeros(10, 1, 28, 28, dtype=torch.uint8), 'labels': torch.arange(10)}}\n\
+         torch.save(d, r'{0}/set.pt')\n\
+         torch.save(d, r'{0}/legacy.pth', _use_new_zipfile_serialization=False)\n\
+         pickle.dump({{'images': d['images'].numpy(), 'labels': d['labels'].numpy()}}, open(r'{0}/set.pkl', 'wb'))\n",
+        s(d)
+    );
+    let o = Command::new(&py).args(["-c", &script]).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let mut hdf5 = b"\x89HDF\r\n\x1a\n".to_vec();
+    hdf5.resize(96, 0);
+    std::fs::write(d.join("set.h5"), hdf5).unwrap();
+    std::fs::write(d.join("set.parquet"), b"PAR1\x15\x04\x15\x00\x00\x00PAR1").unwrap();
+    std::fs::write(d.join("set.npy"), b"\x93NUMPY\x01\x00v\x00{'descr': '|u1'}").unwrap();
+    let torch_hint = "d = torch.load(\"set.pt\"); images, labels = d[\"images\"], d[\"labels\"]";
+    let save = "save_file({\"images\": images.contiguous(), \"labels\": labels.long()}, \"set.safetensors\")";
+    for (file, what, hint) in [
+        (
+            "set.pt",
+            "is a PyTorch file (a torch.save zip archive, .pt/.pth), which is not supported",
+            torch_hint,
+        ),
+        (
+            "legacy.pth",
+            "is a PyTorch file in the legacy torch.save format",
+            torch_hint,
+        ),
+        (
+            "set.pkl",
+            "is a Python pickle (.pkl/.pickle), which is not supported",
+            "pickle.load(open(\"set.pkl\", \"rb\"))",
+        ),
+        (
+            "set.h5",
+            "is an HDF5 file (.h5/.hdf5), which is not supported",
+            "h5py.File(\"set.h5\")",
+        ),
+        (
+            "set.parquet",
+            "is a Parquet file, which is not supported",
+            "pd.read_parquet(\"set.parquet\")",
+        ),
+        (
+            "set.npy",
+            "is a single NumPy .npy array",
+            "np.savez(\"set.npz\", images=images",
+        ),
+    ] {
+        let path = d.join(file);
+        let out = d.join(format!("out-{file}"));
+        let o = tiny_run(s(&path), &out, &[]);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{file}: {t}");
+        assert!(
+            t.contains(&format!("error: {}: {what}", s(&path))),
+            "{file}: {t}"
+        );
+        assert!(
+            t.contains(
+                "--from reads safetensors files, NumPy .npz archives and ImageFolder directories"
+            ),
+            "{file}: {t}"
+        );
+        assert!(t.contains(hint), "{file}: {t}");
+        if file != "set.npy" {
+            assert!(t.contains(save), "{file}: {t}");
+        }
+        assert!(!t.contains("bad magic"), "{file}: {t}");
+        assert!(!out.exists(), "{file}: nothing may run");
+    }
+}
+
+/// Writes an ImageFolder dataset of `classes` (train: 4 images each, test: 1) with 8x8 grey
+/// PNGs whose brightness encodes the class.
+fn numeric_image_folder(root: &Path, classes: usize) {
+    for (split, n) in [("train", 4), ("test", 1)] {
+        for c in 0..classes {
+            let dir = root.join(split).join(c.to_string());
+            std::fs::create_dir_all(&dir).unwrap();
+            for i in 0..n {
+                let v = (c * 20 + i) as u8;
+                image::GrayImage::from_fn(8, 8, |x, y| {
+                    image::Luma([v.wrapping_add((x * y) as u8)])
+                })
+                .save(dir.join(format!("{i}.png")))
+                .unwrap();
+            }
+        }
+    }
+}
+
+/// Issue 21, item 11. A dataset whose classes are named 0..10 (text order 0, 1, 10, 2, …) is
+/// warned about when it is loaded; a set without `class_names` is accepted with a loud
+/// warning (louder on such a dataset), and the record says the mapping was not checked. A set
+/// that declares `class_names` in another order is refused (the existing check).
+#[test]
+fn unchecked_class_mappings_are_said_loudly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = d.join("digits11");
+    numeric_image_folder(&data, 11);
+    // Labels in numeric order (label 2 = class "2"), as a codebase using int(folder) makes.
+    let numeric: Vec<i64> = (0..11).collect();
+    let mut px = Vec::new();
+    for c in 0..11u8 {
+        px.extend(std::iter::repeat_n(c * 20, 32 * 32));
+    }
+    let set = d.join("numeric-order.safetensors");
+    write_st(
+        &set,
+        vec![
+            ("images", tensor(DType::U8, &[11, 1, 32, 32], px.clone())),
+            ("labels", tensor(DType::I64, &[11], i64s(&numeric))),
+        ],
+        &BTreeMap::new(),
+    );
+    let out = d.join("out");
+    let ds = [
+        "--dataset",
+        s(&data),
+        "--channels",
+        "1",
+        "--methods",
+        "random",
+    ];
+    let o = tiny_run(s(&set), &out, &ds);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("warning: dataset `digits11`: its class names are numbers, in text order (0, 1, 10, 2, 3, 4, 5, 6, 7, 8, 9): label 2 is class \"10\", not \"2\""),
+        "{t}"
+    );
+    let w = format!(
+        "warning: {}: no `class_names` in the metadata: cannot check the class mapping; label i is taken to be class i of `digits11` in its order (0, 1, 10, 2, 3, 4, 5, 6, 7, 8, 9)",
+        s(&set)
+    );
+    assert!(t.contains(&w), "{t}");
+    assert!(
+        t.contains("CAUTION: the dataset's class names are numbers in text order (label 2 is class \"10\")"),
+        "{t}"
+    );
+    let imp = &record(&out, "file.numeric-order__ipc1__s0")["method_metadata"]["import"];
+    assert_eq!(imp["class_mapping"], "unchecked (no class_names)");
+    assert!(
+        imp["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("no `class_names`")),
+        "{imp}"
+    );
+
+    // With class_names in numeric order, the mismatch is found and refused.
+    let names: Vec<String> = (0..11).map(|i| i.to_string()).collect();
+    let declared = d.join("declared.safetensors");
+    let mut m = BTreeMap::new();
+    m.insert(
+        "class_names".to_string(),
+        serde_json::to_string(&names).unwrap(),
+    );
+    write_st(
+        &declared,
+        vec![
+            ("images", tensor(DType::U8, &[11, 1, 32, 32], px)),
+            ("labels", tensor(DType::I64, &[11], i64s(&numeric))),
+        ],
+        &m,
+    );
+    let o = tiny_run(s(&declared), &d.join("out-declared"), &ds);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("metadata `class_names`: label 2 is \"2\" in the file but \"10\" in the dataset `digits11`"),
+        "{t}"
+    );
+
+    // mnist-5k's classes 0..9 sort alike both ways: no dataset warning, and an exported set
+    // (which carries class_names) is checked.
+    let st = d.join("random.safetensors");
+    export("random", "1", "0", &st);
+    let out = d.join("out-mnist");
+    let o = tiny_run(s(&st), &out, &["--methods", "random"]);
+    let t = text(&o);
+    assert!(
+        o.status.success() && !t.contains("text order") && !t.contains("no `class_names`"),
+        "{t}"
+    );
+    assert_eq!(
+        record(&out, "file.random__ipc1__s0")["method_metadata"]["import"]["class_mapping"],
+        "checked (class_names)"
+    );
+}

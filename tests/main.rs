@@ -10,6 +10,7 @@
 //! | `labels` | the label axis: teachers, soft and native labels, label gain, `--method-config` |
 //! | `import_export` | importing sets made elsewhere and `bench export` |
 //! | `report_snapshots` | every report format on hand-built records (insta snapshots in `snapshots/`) |
+//! | `reproduce` | `bench reproduce` of a published table, the machine in records and `bench env` |
 //! | `common` | helpers: where `bench` and the workspace are, running `bench`, reading records |
 //!
 //! Run one topic with a filter: `cargo test --release -p distillery --test integration cli::`.
@@ -22,3 +23,4 @@ mod datasets;
 mod import_export;
 mod labels;
 mod report_snapshots;
+mod reproduce;

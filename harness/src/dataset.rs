@@ -117,6 +117,9 @@ impl Prepared {
             idx_flavor: image.kind.map_or(IdxFlavor::Auto, DatasetKind::flavor),
         };
         let raw = data::resolve_dataset_with(spec, &opts)?;
+        if let Some(w) = crate::classes::numeric_order_warning(&raw.name, &raw.class_names) {
+            eprintln!("warning: {w}");
+        }
         Ok(Prepared::new(raw, data))
     }
 

@@ -29,6 +29,7 @@
 //! `record` only. The test in `layering.rs` reads these sources and fails on any import circle.
 
 pub mod cell;
+pub mod classes;
 pub mod cli;
 pub mod conformance;
 pub mod data;

@@ -25,30 +25,164 @@ pub struct TrainingSet {
 /// What the compressed set costs to store; its schema is part of the cell record.
 pub use distillery_record::Storage;
 
-/// Why a `[N, K]` tensor is not a set of probability rows.
-#[derive(Debug, PartialEq)]
-pub enum ProbabilityIssue {
-    /// A NaN, an infinity or a negative entry.
-    NotProbabilities,
-    /// A row does not sum to 1 (within 1e-3); the largest deviation.
-    RowSum(f64),
+/// Unit roundoff `u` of a floating-point element type: half the distance from 1 to the next
+/// representable number, `2^-p` for a `p`-bit significand (bfloat16 `2^-8`, float16 `2^-11`,
+/// float32 `2^-24`, float64 `2^-53`; IEEE 754 / Higham, *Accuracy and Stability of Numerical
+/// Algorithms*, 2nd ed., §2.1). `None` for a non-floating kind.
+pub fn unit_roundoff(kind: Kind) -> Option<f64> {
+    let p = match kind {
+        Kind::BFloat16 => 8,
+        Kind::Half => 11,
+        Kind::Float => 24,
+        Kind::Double => 53,
+        _ => return None,
+    };
+    Some(0.5f64.powi(p))
 }
 
-/// Checks that every row of `p` is a probability distribution: finite, >= 0, summing to 1
-/// within 1e-3. Plugin outputs and imported files share it; each caller words the error.
-pub fn probability_rows(p: &Tensor) -> Result<(), ProbabilityIssue> {
-    if p.isfinite().all().int64_value(&[]) != 1 || p.lt(0.0).any().int64_value(&[]) == 1 {
-        return Err(ProbabilityIssue::NotProbabilities);
+/// The floor of [`row_sum_tolerance`]: what float32 and float64 rows are allowed (softmax
+/// outputs computed in float32 and saved as they are sum to 1 far within it).
+pub const ROW_SUM_FLOOR: f64 = 1e-3;
+
+/// How far from 1 a stored probability row of `k` classes may sum, at the precision `kind` it
+/// is stored in: `max(1e-3, k · u)`, `u` the [`unit_roundoff`] of `kind`.
+///
+/// `k · u` bounds, to first order, the error of rounding `k` probabilities to that precision
+/// (each entry off by at most `u · p_i`, so the sum by `u`) plus summing or normalising them in
+/// it (recursive summation: `(k − 1) · u`; Higham, §4.2, γ_k). A bfloat16 softmax row of 10
+/// classes may thus sum to 1 ± 0.039, a float16 one to 1 ± 0.0049; float32 rows keep the
+/// floor of 1e-3. A non-floating kind gets the floor.
+pub fn row_sum_tolerance(kind: Kind, k: usize) -> f64 {
+    let u = unit_roundoff(kind).unwrap_or(0.0);
+    ROW_SUM_FLOOR.max(k as f64 * u)
+}
+
+/// How far outside [0, 1] a float pixel stored as `kind` may lie and still be taken for a
+/// pixel in [0, 1]: `max(1e-4, 4 · u)`, `u` the [`unit_roundoff`] of `kind`. Undoing a
+/// mean/std normalisation (`x · std + mean`) in that precision and storing the result costs up
+/// to about `3 · u` (one product, one sum, one rounding: Higham's γ_3); `4 · u` leaves a
+/// margin. bfloat16 pixels may reach 1.0156, float16 1.002, float32 keeps the floor 1e-4.
+pub fn pixel_tolerance(kind: Kind) -> f64 {
+    1e-4f64.max(4.0 * unit_roundoff(kind).unwrap_or(0.0))
+}
+
+/// Why a `[N, K]` tensor is not a set of probability rows. `Display` continues a sentence that
+/// names the tensor ("soft labels …", "tensor `soft_labels` …") and says what the problem most
+/// likely is: logits (negative values, or rows far from 1) or rows that were not renormalised
+/// after a lossy conversion (rows off by more than the stored precision's rounding).
+#[derive(Debug, PartialEq)]
+pub enum ProbabilityIssue {
+    /// NaN or infinite entries (how many).
+    NonFinite(i64),
+    /// Negative entries: how many, and the smallest.
+    Negative {
+        /// Number of negative entries.
+        count: i64,
+        /// The smallest entry.
+        min: f64,
+    },
+    /// A row sums outside `1 ± tolerance` ([`row_sum_tolerance`]); the row furthest from 1.
+    RowSum {
+        /// Index of the row furthest from 1.
+        row: i64,
+        /// What it sums to (in float64).
+        sum: f64,
+        /// The tolerance for this element type and class count.
+        tolerance: f64,
+        /// The element type the rows are stored in.
+        kind: Kind,
+        /// The number of classes `K`.
+        classes: usize,
+    },
+}
+
+/// A row sum further than this from 1 is not a rounding problem: the rows are not
+/// probabilities at all (logits, scores, one-hot rows scaled by something).
+const FAR_FROM_ONE: f64 = 0.1;
+
+impl std::fmt::Display for ProbabilityIssue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            ProbabilityIssue::NonFinite(n) => write!(
+                f,
+                "contain {n} NaN or infinite values: they must be finite probabilities"
+            ),
+            ProbabilityIssue::Negative { count, min } => write!(
+                f,
+                "contain {count} negative values (smallest {min:.4}): probabilities are >= 0; these look like logits: store softmax(logits / T, dim=1)"
+            ),
+            ProbabilityIssue::RowSum {
+                row,
+                sum,
+                tolerance,
+                kind,
+                classes,
+            } if (sum - 1.0).abs() > FAR_FROM_ONE => write!(
+                f,
+                "are not probability rows: row {row} sums to {sum:.4} (rows must sum to 1 within {tolerance:.2e} for {classes} classes stored as {}); these look like logits or unnormalised scores: store softmax(logits / T, dim=1)",
+                kind_name(kind)
+            ),
+            ProbabilityIssue::RowSum {
+                row,
+                sum,
+                tolerance,
+                kind,
+                classes,
+            } => write!(
+                f,
+                "rows must sum to 1: row {row} sums to {sum:.6}, off by {:.3e}, more than rounding to {} allows for {classes} classes (tolerance max(1e-3, K·u) = {tolerance:.2e}, u = {:.3e}); renormalise the rows (p / p.sum(dim=1, keepdim=True)) before saving",
+                (sum - 1.0).abs(),
+                kind_name(kind),
+                unit_roundoff(kind).unwrap_or(0.0)
+            ),
+        }
     }
-    let dev = (p
-        .to_kind(Kind::Double)
-        .sum_dim_intlist(1, false, Kind::Double)
-        - 1.0)
-        .abs()
-        .max()
-        .double_value(&[]);
-    if dev > 1e-3 {
-        return Err(ProbabilityIssue::RowSum(dev));
+}
+
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::BFloat16 => "bfloat16",
+        Kind::Half => "float16",
+        Kind::Float => "float32",
+        Kind::Double => "float64",
+        _ => "a non-float type",
+    }
+}
+
+/// Checks that every row of `p` (`[N, K]`, any floating kind) is a probability distribution:
+/// finite, >= 0, and summing to 1 within [`row_sum_tolerance`]`(p.kind(), K)`, i.e. the
+/// rounding its stored precision allows. Plugin outputs and imported files share it; each
+/// caller names the tensor before the issue's text.
+///
+/// # Errors
+/// The first [`ProbabilityIssue`] in the order: non-finite, negative, row sums.
+pub fn probability_rows(p: &Tensor) -> Result<(), ProbabilityIssue> {
+    let d = p.to_kind(Kind::Double);
+    let bad = d.isfinite().logical_not().sum(Kind::Int64).int64_value(&[]);
+    if bad > 0 {
+        return Err(ProbabilityIssue::NonFinite(bad));
+    }
+    let count = d.lt(0.0).sum(Kind::Int64).int64_value(&[]);
+    if count > 0 {
+        let min = d.min().double_value(&[]);
+        return Err(ProbabilityIssue::Negative { count, min });
+    }
+    if d.dim() != 2 || d.size()[0] == 0 {
+        return Ok(());
+    }
+    let classes = d.size()[1] as usize;
+    let sums = d.sum_dim_intlist(1, false, Kind::Double);
+    let row = (&sums - 1.0).abs().argmax(0, false).int64_value(&[]);
+    let sum = sums.double_value(&[row]);
+    let tolerance = row_sum_tolerance(p.kind(), classes);
+    if (sum - 1.0).abs() > tolerance {
+        return Err(ProbabilityIssue::RowSum {
+            row,
+            sum,
+            tolerance,
+            kind: p.kind(),
+            classes,
+        });
     }
     Ok(())
 }
@@ -153,12 +287,10 @@ pub enum InvalidOutput {
         /// The shape returned.
         found: Vec<i64>,
     },
-    /// `soft_labels` has a NaN, an infinity or a negative entry.
-    #[error("soft labels must be finite probabilities (>= 0)")]
-    SoftLabelsNotProbabilities,
-    /// A `soft_labels` row does not sum to 1 (the largest deviation).
-    #[error("soft label rows must sum to 1 (largest deviation {0:.3e})")]
-    SoftLabelsRowSum(f64),
+    /// `soft_labels` are not probability rows (non-finite or negative entries, or a row sum
+    /// further from 1 than its stored precision allows: [`row_sum_tolerance`]).
+    #[error("soft labels {0}")]
+    SoftLabels(ProbabilityIssue),
     /// A tensor's data could not be read (libtorch's message).
     #[error("{0}")]
     Tensor(String),
@@ -348,13 +480,7 @@ pub fn check_output(
                         });
                     }
                     let p = p.to_device(tch::Device::Cpu);
-                    match probability_rows(&p) {
-                        Err(ProbabilityIssue::NotProbabilities) => {
-                            return Err(E::SoftLabelsNotProbabilities)
-                        }
-                        Err(ProbabilityIssue::RowSum(dev)) => return Err(E::SoftLabelsRowSum(dev)),
-                        Ok(()) => {}
-                    }
+                    probability_rows(&p).map_err(E::SoftLabels)?;
                     Some(p)
                 }
                 None => None,
@@ -457,4 +583,101 @@ pub fn check_output(
         per_class,
         label_spec,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Softmax rows of 10 classes computed in float32 from seeded logits, then rounded to `kind`.
+    fn softmax_rows(n: i64, kind: Kind) -> Tensor {
+        tch::manual_seed(7);
+        let logits = Tensor::randn([n, 10], (Kind::Float, tch::Device::Cpu)) * 3.0;
+        logits.softmax(1, Kind::Float).to_kind(kind)
+    }
+
+    fn worst_row_deviation(p: &Tensor) -> f64 {
+        (p.to_kind(Kind::Double)
+            .sum_dim_intlist(1, false, Kind::Double)
+            - 1.0)
+            .abs()
+            .max()
+            .double_value(&[])
+    }
+
+    /// Valid softmax rows stored as bfloat16 or float16 pass: the tolerance follows the stored
+    /// precision. (A fixed 1e-3 refused them: rounding alone moves many rows further.)
+    #[test]
+    fn reduced_precision_softmax_rows_are_probabilities() {
+        for (kind, tol) in [(Kind::BFloat16, 10.0 / 256.0), (Kind::Half, 10.0 / 2048.0)] {
+            let p = softmax_rows(300, kind);
+            assert_eq!(row_sum_tolerance(kind, 10), tol);
+            let dev = worst_row_deviation(&p);
+            assert!(dev <= tol, "{kind:?}: rounding moves a row by {dev}");
+            if kind == Kind::BFloat16 {
+                assert!(
+                    dev > 1e-3,
+                    "bfloat16 rounding alone exceeds the old fixed 1e-3: {dev}"
+                );
+            }
+            assert_eq!(probability_rows(&p), Ok(()), "{kind:?}");
+        }
+        assert_eq!(row_sum_tolerance(Kind::Float, 10), 1e-3);
+        assert_eq!(
+            row_sum_tolerance(Kind::Float, 100_000),
+            1e-3f64.max(1e5 * 0.5f64.powi(24))
+        );
+        assert_eq!(probability_rows(&softmax_rows(300, Kind::Float)), Ok(()));
+    }
+
+    /// The message names the real problem: logits (negative values, or rows far from 1) or
+    /// rows off by more than their precision's rounding.
+    #[test]
+    fn issues_name_the_real_problem() {
+        tch::manual_seed(3);
+        let logits = Tensor::randn([4, 10], (Kind::Float, tch::Device::Cpu)) * 3.0;
+        let e = probability_rows(&logits).unwrap_err();
+        assert!(matches!(e, ProbabilityIssue::Negative { .. }), "{e:?}");
+        assert!(
+            e.to_string().contains("negative values") && e.to_string().contains("look like logits"),
+            "{e}"
+        );
+        // Positive, unnormalised scores (e.g. exp(logits)): far from 1.
+        let e = probability_rows(&logits.exp().to_kind(Kind::BFloat16)).unwrap_err();
+        let ProbabilityIssue::RowSum { sum, tolerance, .. } = e else {
+            panic!("{e:?}")
+        };
+        assert!((sum - 1.0).abs() > 0.1 && tolerance == 10.0 / 256.0);
+        assert!(
+            e.to_string().starts_with("are not probability rows: row ")
+                && e.to_string()
+                    .contains("look like logits or unnormalised scores"),
+            "{e}"
+        );
+        // A bfloat16 row scaled by 1.06: beyond rounding, but not logits.
+        let p = softmax_rows(5, Kind::Float);
+        let _ = p.get(2).g_mul_scalar_(1.06);
+        let e = probability_rows(&p.to_kind(Kind::BFloat16)).unwrap_err();
+        assert!(
+            matches!(e, ProbabilityIssue::RowSum { row: 2, .. }),
+            "{e:?}"
+        );
+        let t = e.to_string();
+        assert!(
+            t.starts_with("rows must sum to 1: row 2 sums to 1.06")
+                && t.contains("more than rounding to bfloat16 allows for 10 classes (tolerance max(1e-3, K·u) = 3.91e-2")
+                && t.contains("renormalise the rows"),
+            "{t}"
+        );
+        let nan = Tensor::from_slice(&[0.5f32, f32::NAN]).view([1, 2]);
+        assert_eq!(probability_rows(&nan), Err(ProbabilityIssue::NonFinite(1)));
+    }
+
+    #[test]
+    fn pixel_tolerance_follows_the_precision() {
+        assert_eq!(pixel_tolerance(Kind::Float), 1e-4);
+        assert_eq!(pixel_tolerance(Kind::BFloat16), 4.0 / 256.0);
+        assert_eq!(pixel_tolerance(Kind::Half), 4.0 / 2048.0);
+        assert_eq!(unit_roundoff(Kind::Uint8), None);
+    }
 }

@@ -24,7 +24,7 @@
 //! | Item | What |
 //! |---|---|
 //! | [`Record`] | one cell: identity, provenance, result, cost |
-//! | [`Status`], [`ProtocolRef`], [`DatasetRef`] ([`DatasetSource`], [`SplitFiles`]), [`Versions`], [`Timings`] | its parts |
+//! | [`Status`], [`ProtocolRef`], [`DatasetRef`] ([`DatasetSource`], [`SplitFiles`]), [`Versions`], [`Machine`], [`Timings`] | its parts |
 //! | [`Evaluation`] | the student's test accuracy and training summary |
 //! | [`Storage`] | what the compressed set costs to store |
 //! | [`TeacherRecord`] | the teacher the labels came from (soft / native labels) |
@@ -174,6 +174,33 @@ pub struct Versions {
     pub libtorch: String,
 }
 
+/// The machine a record was made on, as far as it decides CPU results
+/// ([`Record::machine`]). Every field is empty when unknown (and in older records).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Machine {
+    /// The CPU's model name (Linux: the first `model name` of `/proc/cpuinfo`, e.g.
+    /// `AMD EPYC 7763 64-Core Processor`).
+    #[serde(default)]
+    pub cpu_model: String,
+    /// libtorch's CPU capability: the instruction set its CPU kernels are dispatched to,
+    /// `DEFAULT`, `AVX2` or `AVX512` on x86 (what PyTorch's
+    /// `torch.backends.cpu.get_cpu_capability()` returns; `ATEN_CPU_CAPABILITY` lowers it).
+    #[serde(default)]
+    pub cpu_capability: String,
+    /// How `cpu_capability` was obtained: `libtorch` (asked from the linked libtorch,
+    /// `at::get_cpu_capability()`), or `cpu flags` (inferred from the CPU's features the way
+    /// ATen chooses, when libtorch cannot be asked).
+    #[serde(default)]
+    pub cpu_capability_source: String,
+}
+
+impl Machine {
+    /// Nothing is known (the default: older records).
+    pub fn is_unknown(&self) -> bool {
+        *self == Machine::default()
+    }
+}
+
 /// Where a cell's wall-clock time went, in seconds. A phase that did not run is 0.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Timings {
@@ -284,8 +311,15 @@ pub struct Record {
     pub device: String,
     /// libtorch intra-op threads the cell ran with.
     pub threads: usize,
-    /// True on CPU (bit-identical per seed); false on GPU (nondeterministic kernels).
+    /// True on CPU (bit-identical per seed on the same machine: same CPU model and libtorch
+    /// CPU capability, see [`Record::machine`]); false on GPU (nondeterministic kernels).
     pub deterministic: bool,
+    /// The CPU the cell ran on and the kernels libtorch chose for it: across CPUs libtorch
+    /// dispatches to other vector kernels (AVX2, AVX-512), so CPU results are bit-identical
+    /// per seed only on machines that agree here. Absent in older records (`#[serde(default)]`),
+    /// and not written when unknown, so those records re-serialise unchanged.
+    #[serde(default, skip_serializing_if = "Machine::is_unknown")]
+    pub machine: Machine,
     /// Software versions of the harness that wrote the record.
     pub versions: Versions,
     /// The student's result; `None` unless `status` is `ok`.

@@ -3,7 +3,8 @@
 //! `harness/src/main.rs` only calls [`main`]. The layers, top to bottom:
 //! - this module: the [`Cli`] parser, the [`Cmd`] enum and the dispatch;
 //! - one module per subcommand ([`run`] for `bench --protocol …`, [`report`], [`compare`],
-//!   [`export`], [`teacher`], [`plugin`], [`list`], [`env`], [`cell`], [`new_plugin`]):
+//!   [`export`], [`teacher`], [`plugin`], [`list`], [`env`], [`cell`], [`new_plugin`],
+//!   [`reproduce`]):
 //!   each turns its arguments into typed input, calls the library and prints the result;
 //! - [`args`]: the options several subcommands share, declared once, each with one `resolve()`;
 //! - [`resolve`]: the pure "resolve the run" step between parsing and running;
@@ -21,6 +22,7 @@ pub mod list;
 pub mod new_plugin;
 pub mod plugin;
 pub mod report;
+pub mod reproduce;
 pub mod resolve;
 pub mod run;
 pub mod teacher;
@@ -67,6 +69,9 @@ pub enum Cmd {
     Report(report::ReportArgs),
     /// Compare two result directories (B - A per method and budget, with tests).
     Compare(compare::CompareArgs),
+    /// Re-run the cells of a published table on this machine: per cell, exact agreement or
+    /// the difference against the published seed spread.
+    Reproduce(reproduce::ReproduceArgs),
     /// Plugin tools: `bench plugin check PATH` runs the conformance check on a library.
     Plugin {
         /// The plugin tool.
@@ -105,6 +110,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, BenchError> {
         Some(Cmd::List(a)) => list::run(&a),
         Some(Cmd::Report(a)) => report::run(a),
         Some(Cmd::Compare(a)) => compare::run(&a),
+        Some(Cmd::Reproduce(a)) => reproduce::run(&a),
         Some(Cmd::Plugin { cmd }) => plugin::run(cmd),
         Some(Cmd::Export(a)) => export::run(&a),
         Some(Cmd::Teacher(a)) => teacher::run(&a),

@@ -43,6 +43,10 @@ pub enum ImportErrorKind {
     /// tree, `metadata.json`): the text says what was expected and found.
     #[error("{0}")]
     Container(String),
+    /// A file recognised from its bytes as a container `--from` does not read (a PyTorch
+    /// `.pt`, a pickle, HDF5, Parquet, …): what it is, the formats read, how to convert it.
+    #[error("is {}, which is not supported: {}. To evaluate it, {}", .0.what(), super::sniff::SUPPORTED, .0.advice())]
+    Unsupported(super::sniff::Foreign),
     /// An `.npz` entry that is not an array this harness reads.
     #[error("tensor `{tensor}` ({entry}): {error}")]
     Npy {

@@ -8,12 +8,14 @@
 //! tensors' roles and element types are in [`super::tensors::ROLES`].
 //!
 //! The container is detected from the content: a directory is an ImageFolder tree
-//! ([`super::folder`]), a zip (or a `.npz` name) is NumPy's `.npz` ([`super::npz`]), anything
-//! else is read as safetensors ([`super::safetensors`]).
+//! ([`super::folder`]); a file that [`super::sniff`] recognises as a format `--from` does not
+//! read (a PyTorch `.pt`, a pickle, HDF5, Parquet, …) is refused with how to convert it; a zip
+//! (or a `.npz` name) is NumPy's `.npz` ([`super::npz`]); anything else is read as safetensors
+//! ([`super::safetensors`]).
 
 use super::error::{ImportError, ImportErrorKind};
 use super::tensors::RawTensor;
-use super::{folder, npz, safetensors};
+use super::{folder, npz, safetensors, sniff};
 use crate::plan::imported::Format;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -41,7 +43,9 @@ pub(crate) struct Container {
 /// (`[C, H, W]`) with its folders matched to `class_names`.
 ///
 /// # Errors
-/// [`ImportErrorKind::NotFound`], [`ImportErrorKind::Unreadable`], or the reader's error.
+/// [`ImportErrorKind::NotFound`], [`ImportErrorKind::Unreadable`],
+/// [`ImportErrorKind::Unsupported`] (a container recognised as one that is not read), or the
+/// reader's error.
 pub(crate) fn read(
     path: &Path,
     shape: [i64; 3],
@@ -65,6 +69,9 @@ pub(crate) fn read(
         };
         ImportError::new(path, kind)
     })?;
+    if let Some(found) = sniff::sniff(&bytes) {
+        return Err(ImportError::new(path, ImportErrorKind::Unsupported(found)));
+    }
     let sha256 = hex::encode(Sha256::digest(&bytes));
     let is_npz = bytes.starts_with(b"PK")
         || path

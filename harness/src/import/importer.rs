@@ -71,6 +71,7 @@ impl Method for Importer {
                 "format": src.format.as_str(),
                 "sha256": src.sha256,
                 "kind": kind,
+                "class_mapping": class_mapping(&src),
                 "metadata": src.metadata,
                 "notes": notes,
             }
@@ -96,6 +97,20 @@ impl Method for Importer {
             }
         };
         Ok(compressed.with_metadata(metadata))
+    }
+}
+
+/// How the set's labels were matched to the dataset's classes, as recorded in the cell's
+/// `method_metadata.import.class_mapping`: `folder names` (ImageFolder), `checked
+/// (class_names)`, or `unchecked (no class_names)` (the labels are taken in the dataset's order;
+/// the run printed a warning, also in `import.notes`).
+pub fn class_mapping(src: &Source) -> &'static str {
+    if src.format == crate::plan::imported::Format::ImageFolder {
+        "folder names"
+    } else if src.metadata.contains_key("class_names") {
+        "checked (class_names)"
+    } else {
+        "unchecked (no class_names)"
     }
 }
 

@@ -209,6 +209,33 @@ fn check_classes(
     Ok(())
 }
 
+/// The warning for a file without `class_names` (not an ImageFolder tree, whose folders are
+/// matched by name): its labels are taken to be the dataset's classes in the dataset's order,
+/// which nothing can check. Louder when the dataset's class names are numbers in text order
+/// (`0, 1, 10, 2, …`, see [`crate::classes`]), where a set labelled in numeric order is
+/// silently permuted. `None` when the file declares `class_names` (checked by `parse`).
+pub(crate) fn unchecked_classes(
+    file: &Path,
+    m: &BTreeMap<String, String>,
+    view: &DatasetView,
+) -> Option<String> {
+    if m.contains_key("class_names") {
+        return None;
+    }
+    let order = crate::classes::preview(view.class_names);
+    let mut w = format!(
+        "{}: no `class_names` in the metadata: cannot check the class mapping; label i is taken to be class i of `{}` in its order ({order}). Add `class_names` (a JSON list in label order) to have it checked",
+        file.display(),
+        view.name
+    );
+    if let Some((label, name)) = crate::classes::numeric_names_out_of_order(view.class_names) {
+        w.push_str(&format!(
+            ". CAUTION: the dataset's class names are numbers in text order (label {label} is class \"{name}\"): if the set's labels follow numeric order, they mean other classes and the accuracy is meaningless"
+        ));
+    }
+    Some(w)
+}
+
 /// A declared `dataset_checksum` must be the dataset's; an absent one is a warning.
 fn check_checksum(
     file: &Path,

@@ -7,7 +7,9 @@
 //! ```
 //!
 //! * **Formats** (detected from the content, [`format`]): safetensors ([`safetensors`]), NumPy
-//!   `.npz` ([`npz`]) and ImageFolder trees ([`folder`]). The layout — tensor names, shapes,
+//!   `.npz` ([`npz`]) and ImageFolder trees ([`folder`]). Files in a format that is not read
+//!   (PyTorch `.pt`/`.pth`, pickles, HDF5, Parquet, a lone `.npy`, …) are recognised by their
+//!   bytes ([`sniff`]) and refused with a conversion recipe. The layout — tensor names, shapes,
 //!   dtypes, metadata keys — is documented in CONTRIBUTING.md ("Evaluating a set made
 //!   elsewhere"); the tensors' roles in [`tensors`], the metadata keys in [`metadata`].
 //! * **Checks.** [`open()`] reads the file and checks everything that does not depend on the
@@ -60,6 +62,7 @@ pub mod npz;
 pub mod open;
 pub mod safetensors;
 mod shims;
+pub mod sniff;
 pub mod tensors;
 pub mod test_overlap;
 pub mod view;

@@ -1,7 +1,9 @@
 //! [`open`]: read a file and run every check that does not depend on the budget, one small
 //! function per step, in this order (the first failure is the one reported):
 //!
-//! 1. read the container ([`super::format`]) and its metadata ([`super::metadata`]);
+//! 1. read the container ([`super::format`]) and its metadata ([`super::metadata`]); a file
+//!    without `class_names` (whose labels cannot be checked against the dataset's class
+//!    order) gets a warning, louder when the dataset's names are numbers in text order;
 //! 2. every tensor's name, element type and byte length ([`super::tensors`]);
 //! 3. `images` and `labels` present; every shape against the dataset's resolution and `N`;
 //! 4. pixel values (finite; float pixels in [0, 1] unless declared `free`) and label range;
@@ -14,8 +16,8 @@ use super::metadata::{self, row_name, Declared};
 use super::tensors::{self, RawTensor};
 use super::view::DatasetView;
 use super::{format, test_overlap};
-use crate::plan::imported::Source;
-use crate::validate::{probability_rows, ProbabilityIssue};
+use crate::plan::imported::{Format, Source};
+use crate::validate::{pixel_tolerance, probability_rows};
 use std::collections::BTreeMap;
 use std::path::Path;
 use tch::{Kind, Tensor};
@@ -50,7 +52,12 @@ pub fn open(path: &Path, view: &DatasetView) -> Result<Set, ImportError> {
     let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let file = path.as_path();
     let read = format::read(file, view.shape, view.class_names)?;
-    let declared = metadata::parse(file, &read.metadata, view)?;
+    let mut declared = metadata::parse(file, &read.metadata, view)?;
+    if read.format != Format::ImageFolder {
+        declared
+            .warnings
+            .extend(metadata::unchecked_classes(file, &read.metadata, view));
+    }
     let mut map = check_roles(file, read.tensors)?;
     let images_raw = take_required(file, &mut map, "images", "uint8 or float [N, C, H, W]")?;
     let labels_raw = take_required(file, &mut map, "labels", "int64 [N]")?;
@@ -189,7 +196,8 @@ fn check_shapes(
     Ok(())
 }
 
-/// Step 4a: float pixels are finite and, unless declared `float_range = "free"`, in [0, 1].
+/// Step 4a: float pixels are finite and, unless declared `float_range = "free"`, in [0, 1]
+/// within the rounding of their stored precision ([`pixel_tolerance`]).
 fn check_pixels(file: &Path, images: &Tensor, declared: &Declared) -> Result<(), ImportError> {
     if !images.is_floating_point() {
         return Ok(());
@@ -208,7 +216,8 @@ fn check_pixels(file: &Path, images: &Tensor, declared: &Declared) -> Result<(),
     }
     let lo = images.min().double_value(&[]);
     let hi = images.max().double_value(&[]);
-    if !declared.float_range_free && (lo < -1e-4 || hi > 1.0 + 1e-4) {
+    let tol = pixel_tolerance(images.kind());
+    if !declared.float_range_free && (lo < -tol || hi > 1.0 + tol) {
         return Err(ImportError::bad_tensor(file, "images", format!(
             "has values in [{lo:.3}, {hi:.3}], outside the [0, 1] pixel scale: float images must be un-normalised pixels in [0, 1] (undo a mean/std normalisation: x * std + mean). A method that deliberately keeps unclipped pixel values declares metadata `float_range` = \"free\""
         )));
@@ -235,24 +244,18 @@ fn check_labels(file: &Path, labels: &Tensor, view: &DatasetView) -> Result<Vec<
     Ok(lv)
 }
 
-/// Step 5a: `soft_labels`, if present, hold probability rows.
+/// Step 5a: `soft_labels`, if present, hold probability rows, within the rounding of the
+/// precision they are stored in ([`crate::validate::row_sum_tolerance`]).
 fn take_soft_labels(file: &Path, map: &mut Tensors) -> Result<Option<Tensor>, ImportError> {
     let Some(t) = map.remove("soft_labels") else {
         return Ok(None);
     };
     let p = t.to_tensor(file, "soft_labels")?;
     match probability_rows(&p) {
-        Err(ProbabilityIssue::NotProbabilities) => Err(ImportError::bad_tensor(
+        Err(issue) => Err(ImportError::bad_tensor(
             file,
             "soft_labels",
-            "must hold finite probabilities (>= 0)",
-        )),
-        Err(ProbabilityIssue::RowSum(dev)) => Err(ImportError::tensor(
-            file,
-            "soft_labels",
-            format!(
-                "rows must sum to 1 (largest deviation {dev:.3e}); store probabilities, not logits"
-            ),
+            issue.to_string(),
         )),
         Ok(()) => Ok(Some(p)),
     }
