@@ -104,6 +104,37 @@ pub struct Aggregate {
     pub mean_compress_seconds: Option<f64>,
     /// On the accuracy-vs-total-bytes Pareto frontier of the whole table.
     pub pareto: bool,
+    /// Finished seeds whose student's training diverged (non-finite training loss), with the
+    /// 1-based epoch it diverged at (record field `evaluation.diverged_at_epoch`). Their
+    /// accuracy (that of the diverged network) is in `by_seed` like any other; the tables
+    /// mark the entry `(diverged)` and say which seeds under the table. Absent when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diverged: Vec<(u64, usize)>,
+    /// Set when the mean top-1 is clearly below chance (see [`BelowChance`]). Absent
+    /// otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub below_chance: Option<BelowChance>,
+}
+
+/// A (method, budget) whose mean top-1 is clearly below chance: `mean + 2·se < chance`, with
+/// `chance = 1 / classes` and `se = sqrt(max(s² / n, chance·(1 − chance) / (n · n_test)))`,
+/// `s` the sample std over the `n` finished seeds (0 with one seed) and `n_test` the test
+/// images per seed. The second term is the binomial standard error of a chance-level
+/// classifier, a floor so that one seed or identical seeds are not flagged by rounding. A
+/// student that is *below* chance predicts wrong classes systematically: worth a look at the
+/// confusion matrices in the records (`evaluation.confusion`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct BelowChance {
+    /// `1 / classes`, a fraction.
+    pub chance: f64,
+    /// `mean + 2·se`, a fraction (below `chance`).
+    pub upper: f64,
+    /// The most frequent top-1 prediction per true class, summed over the seeds' confusion
+    /// matrices (index = true class); empty when the records carry no confusion matrix.
+    pub most_predicted: Vec<usize>,
+    /// Top-1 per true class from the summed confusion matrices (fractions; index = class).
+    #[serde(default)]
+    pub per_class_top1: Vec<f64>,
 }
 
 impl Aggregate {
@@ -221,6 +252,10 @@ pub struct Report {
     pub teachers: Vec<TeacherSummary>,
     pub expected_seeds: usize,
     pub warnings: Vec<String>,
+    /// Number of classes of the dataset (from the records; 0 when none says). Absent in
+    /// reports written before it existed.
+    #[serde(default)]
+    pub classes: usize,
 }
 
 impl Report {
