@@ -8,6 +8,7 @@
 //! | `cli` | `bench` end to end: training, provenance, resumption, plugin loading, misbehaving plugins, bad input |
 //! | `labels` | the label axis: teachers, soft and native labels, label gain, `--method-config` |
 //! | `import_export` | importing sets made elsewhere and `bench export` |
+//! | `results_integrity` | results that must not get lost or misreported: diverged students, repeated grid entries, comparability across result sets, below-chance cells |
 //! | `report_snapshots` | every report format on hand-built records (insta snapshots in `snapshots/`) |
 //! | `common` | helpers: where `bench` and the workspace are, running `bench`, reading records |
 //!
@@ -20,3 +21,4 @@ mod common;
 mod import_export;
 mod labels;
 mod report_snapshots;
+mod results_integrity;

@@ -253,9 +253,14 @@ pub struct Report {
     pub expected_seeds: usize,
     pub warnings: Vec<String>,
     /// Number of classes of the dataset (from the records; 0 when none says). Absent in
-    /// reports written before it existed.
-    #[serde(default)]
+    /// reports written before it existed (and not written when 0, so that those re-render
+    /// byte-identical).
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub classes: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Report {
