@@ -94,6 +94,29 @@ pub mod opt {
     }
 }
 
+/// `#[serde(with = "float::vec")]` for a `Vec<f64>` field.
+pub mod vec {
+    use super::Lenient;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    /// Writes each element as [`Lenient`].
+    pub fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
+        v.iter()
+            .copied()
+            .map(Lenient)
+            .collect::<Vec<_>>()
+            .serialize(s)
+    }
+
+    /// Reads each element as [`Lenient`].
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        Ok(Vec::<Lenient>::deserialize(d)?
+            .into_iter()
+            .map(|l| l.0)
+            .collect())
+    }
+}
+
 /// `#[serde(with = "float::opt_vec")]` for an `Option<Vec<f64>>` field.
 pub mod opt_vec {
     use super::Lenient;
