@@ -91,6 +91,7 @@ pub struct ResolvedRun {
 /// Errors (exit 2; texts as `bench` has always printed them): [`BenchError::Usage`] for a
 /// budget or `--seeds`, [`BenchError::UnknownMethod`] for a method (or the baseline) with no
 /// usable plugin, [`BenchError::Input`] for a `--method-config` table that names none.
+#[allow(clippy::too_many_arguments)]
 pub fn resolve(
     args: &RunArgs,
     protocol: &Protocol,
