@@ -9,6 +9,7 @@
 //! | `datasets` | datasets given as paths: too-small images, idx kind, files left out, stretched images, non-UTF-8 class names |
 //! | `labels` | the label axis: teachers, soft and native labels, label gain, `--method-config` |
 //! | `import_export` | importing sets made elsewhere and `bench export` |
+//! | `results_integrity` | results that must not get lost or misreported: diverged students, repeated grid entries, comparability across result sets, below-chance cells |
 //! | `report_snapshots` | every report format on hand-built records (insta snapshots in `snapshots/`) |
 //! | `reproduce` | `bench reproduce` of a published table, the machine in records and `bench env` |
 //! | `common` | helpers: where `bench` and the workspace are, running `bench`, reading records |
@@ -24,3 +25,4 @@ mod import_export;
 mod labels;
 mod report_snapshots;
 mod reproduce;
+mod results_integrity;

@@ -188,7 +188,15 @@ pub fn train_and_evaluate(
     let train_seconds = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let xt = nn::normalize(&data.test.images, &data.mean, &data.std, device);
-    let (top1, top5) = nn::evaluate(net.as_ref(), &xt, &data.test.labels, eval_batch);
+    // Top-1/top-5 and the confusion matrix in one pass (a diverged network is measured too:
+    // its accuracy is the result, marked as diverged).
+    let measured = nn::fit::evaluate_detailed(
+        net.as_ref(),
+        &xt,
+        &data.test.labels,
+        eval_batch,
+        data.num_classes(),
+    );
     let augment = match recipe.augment {
         distillery_api::spec::Augment::Dsa => dsa.strategy(),
         distillery_api::spec::Augment::RrcFlip => {
@@ -200,9 +208,10 @@ pub fn train_and_evaluate(
         distillery_api::nn::mix::Mix::None => augment,
         m => format!("{augment} + {m:?} (alpha {})", recipe.mix_alpha).to_lowercase(),
     };
+    let per_class_top1 = Evaluation::per_class_from_confusion(&measured.confusion);
     Ok(Evaluation {
-        top1,
-        top5,
+        top1: measured.top1,
+        top5: measured.top5,
         final_train_loss: report.final_loss,
         epochs: report.epochs_run,
         steps: report.steps,
@@ -210,5 +219,8 @@ pub fn train_and_evaluate(
         eval_seconds: t1.elapsed().as_secs_f64(),
         augment,
         labels,
+        diverged_at_epoch: report.diverged_at.map(|e| e + 1),
+        per_class_top1: Some(per_class_top1),
+        confusion: Some(measured.confusion),
     })
 }

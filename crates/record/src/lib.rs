@@ -47,6 +47,7 @@
 #![warn(missing_docs)]
 
 mod file;
+pub mod float;
 mod measure;
 
 pub use distillery_api::{Budget, Seeds};
@@ -205,15 +206,20 @@ impl Machine {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Timings {
     /// Loading the dataset and the plugin, from the cell process's start.
+    #[serde(with = "float")]
     pub load_seconds: f64,
     /// The method's `compress` call (including the harness's private copy of the splits).
+    #[serde(with = "float")]
     pub compress_seconds: f64,
     /// Training the student (same as [`Evaluation::train_seconds`]).
+    #[serde(with = "float")]
     pub train_seconds: f64,
     /// Evaluating the student on the test split (same as [`Evaluation::eval_seconds`]).
+    #[serde(with = "float")]
     pub eval_seconds: f64,
     /// The whole cell, from the process's start to the record (for a crashed cell: until the
     /// executor saw it exit).
+    #[serde(with = "float")]
     pub total_seconds: f64,
 }
 
@@ -222,20 +228,25 @@ pub struct Timings {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Evaluation {
     /// Top-1 accuracy on the test split, a fraction in [0, 1].
+    #[serde(with = "float")]
     pub top1: f64,
     /// Top-5 accuracy on the test split, a fraction in [0, 1] (top-k over all classes when
     /// there are fewer than 5). Always measured; tables show it when the dataset has more than
     /// 10 classes.
+    #[serde(with = "float")]
     pub top5: f64,
     /// Mean training loss over the last epoch's batches.
+    #[serde(with = "float")]
     pub final_train_loss: f64,
     /// Epochs the student was trained.
     pub epochs: usize,
     /// Optimiser steps taken.
     pub steps: usize,
     /// Seconds spent training the student.
+    #[serde(with = "float")]
     pub train_seconds: f64,
     /// Seconds spent evaluating it on the test split.
+    #[serde(with = "float")]
     pub eval_seconds: f64,
     /// Augmentation actually applied: the DSA groups joined by `_` (flip dropped on digits,
     /// e.g. `color_crop_cutout_scale_rotate`), `rrc-flip (scale …)`, with a mix suffix such as
@@ -248,6 +259,52 @@ pub struct Evaluation {
     /// (`#[serde(default)]`).
     #[serde(default)]
     pub labels: String,
+    /// Set when training **diverged**: the 1-based epoch whose mean training loss was not
+    /// finite (NaN or infinite), after which training stopped (`epochs` is then this epoch and
+    /// `final_train_loss` the non-finite mean). The accuracies are those of the diverged
+    /// network, measured as usual; reports mark the cell ("training diverged at epoch E").
+    /// Absent (not written) when training did not diverge, and in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diverged_at_epoch: Option<usize>,
+    /// Top-1 accuracy on the test split per true class (index = class), fractions; NaN for a
+    /// class without test images. Absent in records written before it existed.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "float::opt_vec"
+    )]
+    pub per_class_top1: Option<Vec<f64>>,
+    /// Confusion matrix of the test split, `[classes][classes]` image counts: `confusion[t][p]`
+    /// images of true class `t` were predicted (top-1) as class `p` (rows = true class,
+    /// columns = predicted class). Its trace over the test size is `top1`. Absent in records
+    /// written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confusion: Option<Vec<Vec<u64>>>,
+}
+
+impl Evaluation {
+    /// "training diverged at epoch E" when [`Evaluation::diverged_at_epoch`] is set.
+    pub fn divergence_note(&self) -> Option<String> {
+        self.diverged_at_epoch
+            .map(|e| format!("training diverged at epoch {e} (non-finite training loss)"))
+    }
+
+    /// Per-class top-1 from a confusion matrix (rows = true class): the diagonal over each
+    /// row's sum, NaN for an empty row.
+    pub fn per_class_from_confusion(confusion: &[Vec<u64>]) -> Vec<f64> {
+        confusion
+            .iter()
+            .enumerate()
+            .map(|(t, row)| {
+                let n: u64 = row.iter().sum();
+                if n == 0 {
+                    f64::NAN
+                } else {
+                    row.get(t).copied().unwrap_or(0) as f64 / n as f64
+                }
+            })
+            .collect()
+    }
 }
 
 /// What the compressed set costs to store, in bytes at the precision it is stored in.
@@ -380,9 +437,11 @@ pub struct TeacherRecord {
     /// Its architecture, described (e.g. `ConvNet-3 (width 128, instance norm)`).
     pub model: String,
     /// Validation accuracy of the kept epoch (what it was selected on), a fraction.
+    #[serde(with = "float")]
     pub val_acc: f64,
     /// Its own top-1 on the test split, a fraction (measured by the harness, never used to
     /// choose anything).
+    #[serde(with = "float")]
     pub test_acc: f64,
     /// The 1-based epoch whose weights were kept (best validation accuracy).
     pub best_epoch: usize,
@@ -396,5 +455,6 @@ pub struct TeacherRecord {
     /// cell.
     pub from_cache: bool,
     /// Seconds it took to train (for a cached teacher: when it was trained).
+    #[serde(with = "float")]
     pub train_seconds: f64,
 }

@@ -235,3 +235,91 @@ fn errors_name_the_path_and_the_problem() {
     // The cause is in the message, not chained a second time.
     assert!(std::error::Error::source(&e).is_none());
 }
+
+/// A diverged student's record (issue 21, item 1): every float of the record may be NaN or
+/// infinite and the record still writes, reads back with the same values, and marks the
+/// divergence; a record written by an older version with `null` for a non-finite float
+/// (serde_json's NaN) reads as NaN instead of being unreadable.
+#[test]
+fn non_finite_floats_round_trip_and_old_nulls_read_as_nan() {
+    let (mut r, _) = load("hard-random-ipc1.json");
+    let ev = r.evaluation.as_mut().unwrap();
+    ev.final_train_loss = f64::NAN;
+    ev.top5 = f64::INFINITY;
+    ev.train_seconds = f64::NEG_INFINITY;
+    ev.diverged_at_epoch = Some(3);
+    ev.per_class_top1 = Some(vec![0.5, f64::NAN]);
+    ev.confusion = Some(vec![vec![1, 1], vec![0, 0]]);
+    r.timings.total_seconds = f64::NAN;
+    let dir = tempfile::tempdir().unwrap();
+    let p = path_for(dir.path(), &r.cell_id);
+    write_atomic(&p, &r).unwrap();
+    let text = std::fs::read_to_string(&p).unwrap();
+    assert!(text.contains("\"final_train_loss\": \"NaN\","), "{text}");
+    assert!(text.contains("\"top5\": \"inf\","), "{text}");
+    assert!(text.contains("\"train_seconds\": \"-inf\","), "{text}");
+    assert!(text.contains("\"diverged_at_epoch\": 3,"), "{text}");
+    let back = read(&p).unwrap_or_else(|e| panic!("{e}"));
+    let ev = back.evaluation.as_ref().unwrap();
+    assert!(ev.final_train_loss.is_nan());
+    assert_eq!(ev.top5, f64::INFINITY);
+    assert_eq!(ev.train_seconds, f64::NEG_INFINITY);
+    assert!(back.timings.total_seconds.is_nan());
+    assert_eq!(ev.top1, r.evaluation.as_ref().unwrap().top1);
+    assert_eq!(ev.diverged_at_epoch, Some(3));
+    assert_eq!(
+        ev.divergence_note().unwrap(),
+        "training diverged at epoch 3 (non-finite training loss)"
+    );
+    let pc = ev.per_class_top1.as_ref().unwrap();
+    assert_eq!(pc[0], 0.5);
+    assert!(pc[1].is_nan());
+    assert_eq!(ev.confusion, Some(vec![vec![1, 1], vec![0, 0]]));
+
+    // What bench wrote before this fix for a diverged cell: `null` in a float field.
+    let (_, old) = load("hard-random-ipc1.json");
+    let mut v: serde_json::Value = serde_json::from_str(&old).unwrap();
+    v["evaluation"]["final_train_loss"] = serde_json::Value::Null;
+    v["teacher"] = serde_json::Value::Null;
+    v["timings"]["eval_seconds"] = serde_json::Value::Null;
+    let old_null = dir.path().join("old-null.json");
+    std::fs::write(&old_null, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let r = read(&old_null).unwrap_or_else(|e| panic!("{e}"));
+    assert!(r.evaluation.as_ref().unwrap().final_train_loss.is_nan());
+    assert!(r.timings.eval_seconds.is_nan());
+    // Old records carry none of the new fields.
+    let ev = r.evaluation.unwrap();
+    assert_eq!(
+        (ev.diverged_at_epoch, ev.per_class_top1, ev.confusion),
+        (None, None, None)
+    );
+}
+
+/// Every `f64` field of the schema goes through `float` (so no float can make a record
+/// unreadable): a field added later without it fails here.
+#[test]
+fn every_float_field_of_the_schema_is_lenient() {
+    let src = include_str!("../src/lib.rs");
+    let lines: Vec<&str> = src.lines().collect();
+    let mut seen = 0;
+    for (i, l) in lines.iter().enumerate() {
+        let t = l.trim();
+        let field = t.starts_with("pub ") && !t.starts_with("pub fn") && t.ends_with(',');
+        if field && (t.ends_with(": f64,") || t.contains("f64>")) {
+            seen += 1;
+            // The attribute may span several lines: look back to the previous field.
+            let attrs: String = lines[..i]
+                .iter()
+                .rev()
+                .take_while(|p| !p.trim().starts_with("pub "))
+                .copied()
+                .collect();
+            assert!(
+                attrs.contains("with = \"float") || attrs.contains("with = \"float::"),
+                "line {}: `{t}` has no #[serde(with = \"float…\")]",
+                i + 1
+            );
+        }
+    }
+    assert!(seen >= 14, "found only {seen} float fields");
+}

@@ -8,13 +8,19 @@
 //! - seeds: `--seeds`, else the protocol's; at least 1;
 //! - methods: `--methods` (`all`: every usable plugin, by name), else the protocol's; `file:PATH`
 //!   entries and `--from` are imported sets, not plugins; every name must be a usable plugin;
+//! - duplicates (`--ipc 1,1`, `--methods random,random`, the same `file:` path twice) are
+//!   dropped, the first occurrence kept, with one note naming them all
+//!   ([`ResolvedRun::duplicate_note`]): each cell is planned once;
 //! - the `random` baseline is added in front when any competing method (not a reference line)
 //!   or an imported set runs, with a note saying so;
 //! - every `[methods.<name>]` table of `--method-config` must name a usable plugin;
 //! - threads: `--threads`, else `SLURM_CPUS_PER_TASK`, else the machine's CPUs; jobs:
 //!   `--jobs`, else one per thread on the CPU and 1 on a GPU, clamped to 1..=threads; each
 //!   cell gets threads / jobs threads (at least 1);
-//! - output: `--out`, else `bench-out/<protocol>/<dataset name>`.
+//! - output: `--out`, else `bench-out/<protocol>/<dataset name>` for the embedded dataset and
+//!   `bench-out/<protocol>/<dataset name>-<first 8 hex digits of its content checksum>` for any
+//!   other, so that two different datasets whose folders have the same name never share a
+//!   default output folder.
 
 use super::args;
 use super::run::RunArgs;
@@ -59,6 +65,9 @@ pub struct ResolvedRun {
     pub imported: Vec<PathBuf>,
     /// Set when the baseline was added: the note to show the user (without `note: `).
     pub baseline_note: Option<String>,
+    /// Set when duplicate budgets, methods or imported paths were dropped: one note naming
+    /// them, to show the user once (without `note: `).
+    pub duplicate_note: Option<String>,
     /// Total CPU threads of the run.
     pub threads: usize,
     /// Cells run in parallel.
@@ -73,7 +82,8 @@ pub struct ResolvedRun {
 
 /// Resolves a run (see the module docs for the rules).
 ///
-/// - `dataset_name`: the name of the loaded dataset (the default output directory uses it);
+/// - `dataset_name`, `dataset_checksum`: the name and content checksum (hex) of the loaded
+///   dataset (the default output directory uses them);
 /// - `device`: the resolved `--device` (jobs default to one per thread on the CPU only);
 /// - `plugins`: name and family of every usable plugin;
 /// - `overrides`: the tables read from `args.method_config` (empty without it).
@@ -81,16 +91,24 @@ pub struct ResolvedRun {
 /// Errors (exit 2; texts as `bench` has always printed them): [`BenchError::Usage`] for a
 /// budget or `--seeds`, [`BenchError::UnknownMethod`] for a method (or the baseline) with no
 /// usable plugin, [`BenchError::Input`] for a `--method-config` table that names none.
+#[allow(clippy::too_many_arguments)]
 pub fn resolve(
     args: &RunArgs,
     protocol: &Protocol,
     dataset_name: &str,
+    dataset_checksum: &str,
     device: tch::Device,
     plugins: &[(String, Family)],
     overrides: Overrides,
     env: &RunEnv,
 ) -> Result<ResolvedRun, BenchError> {
-    let budgets = args.budget.resolve(&protocol.defaults.ipc)?;
+    let mut duplicates: Vec<String> = Vec::new();
+    let budgets = dedup(
+        args.budget.resolve(&protocol.defaults.ipc)?,
+        |b| b.header(),
+        "budget",
+        &mut duplicates,
+    );
     let seeds = args.seeds.unwrap_or(protocol.defaults.seeds);
     if seeds == 0 {
         return Err(BenchError::Usage("--seeds must be at least 1".into()));
@@ -106,6 +124,13 @@ pub fn resolve(
     // `file:PATH` entries (and --from) are sets imported from files, not plugins.
     let (named, imported) =
         crate::import::split_methods(args.methods.as_deref().unwrap_or_default(), &args.from);
+    let named = dedup(named, |m| m.clone(), "method", &mut duplicates);
+    let imported = dedup(
+        imported,
+        |p| format!("file:{}", p.display()),
+        "imported set",
+        &mut duplicates,
+    );
     let wanted: Vec<String> = match args.methods.as_ref().map(|_| &named) {
         Some(m) if m.len() == 1 && m[0] == "all" => {
             let mut v: Vec<String> = plugins.iter().map(|(n, _)| n.clone()).collect();
@@ -149,10 +174,15 @@ pub fn resolve(
         })
         .clamp(1, threads);
     let threads_per_cell = (threads / jobs).max(1);
-    let out = args.out.clone().unwrap_or_else(|| {
-        PathBuf::from("bench-out")
-            .join(&protocol.name)
-            .join(dataset_name)
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&protocol.name, dataset_name, dataset_checksum));
+    let duplicate_note = (!duplicates.is_empty()).then(|| {
+        format!(
+            "ignored duplicate entries (each cell runs once): {}",
+            duplicates.join(", ")
+        )
     });
     Ok(ResolvedRun {
         budgets,
@@ -160,12 +190,54 @@ pub fn resolve(
         methods,
         imported,
         baseline_note,
+        duplicate_note,
         threads,
         jobs,
         threads_per_cell,
         out,
         method_overrides: overrides,
     })
+}
+
+/// `items` without repeats (by `key`), first occurrences kept in order; each dropped repeat
+/// is described in `dropped` as `<what> <key>` (once per distinct key, with `×n` when it was
+/// given n times).
+fn dedup<T>(
+    items: Vec<T>,
+    key: impl Fn(&T) -> String,
+    what: &str,
+    dropped: &mut Vec<String>,
+) -> Vec<T> {
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    let mut out = Vec::new();
+    for it in items {
+        let k = key(&it);
+        match seen.iter_mut().find(|(s, _)| *s == k) {
+            Some((_, n)) => *n += 1,
+            None => {
+                seen.push((k, 1));
+                out.push(it);
+            }
+        }
+    }
+    dropped.extend(
+        seen.into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(k, n)| format!("{what} {k} (given {n} times)")),
+    );
+    out
+}
+
+/// The default output folder of a run: `bench-out/<protocol>/<dataset name>` for the embedded
+/// dataset (its name is unique: it is built in), `bench-out/<protocol>/<name>-<checksum[..8]>`
+/// for a dataset read from a path, whose folder name says nothing about its content.
+pub fn default_out(protocol: &str, dataset_name: &str, dataset_checksum: &str) -> PathBuf {
+    let base = PathBuf::from("bench-out").join(protocol);
+    if dataset_checksum == crate::data::MNIST_5K_CHECKSUM || dataset_checksum.len() < 8 {
+        base.join(dataset_name)
+    } else {
+        base.join(format!("{dataset_name}-{}", &dataset_checksum[..8]))
+    }
 }
 
 #[cfg(test)]

@@ -76,6 +76,7 @@ pub fn run(args: &RunArgs) -> Result<u8, BenchError> {
         args,
         p,
         &data.name,
+        &data.checksum,
         device,
         &plugins.families(),
         overrides,
@@ -90,13 +91,14 @@ pub fn run(args: &RunArgs) -> Result<u8, BenchError> {
         methods,
         imported,
         baseline_note,
+        duplicate_note,
         threads,
         jobs,
         threads_per_cell,
         out,
         method_overrides,
     } = run;
-    if let Some(n) = baseline_note {
+    for n in duplicate_note.iter().chain(&baseline_note) {
         eprintln!("note: {n}");
     }
 
@@ -124,7 +126,8 @@ pub fn run(args: &RunArgs) -> Result<u8, BenchError> {
                 .to_string()
         }),
         method_overrides,
-        cells: [plan::cells(&methods, &budgets, seeds), imports.cells].concat(),
+        cells: plan::unique([plan::cells(&methods, &budgets, seeds), imports.cells].concat())
+            .map_err(anyhow::Error::from)?,
     };
     eprintln!(
         "bench: protocol {} v{} ({}), dataset {} ({} train / {} val / {} test, checksum {}), {} cells on {device_name}, {jobs} parallel x {threads_per_cell} thread(s); records in {}",

@@ -118,6 +118,34 @@ pub fn cells(methods: &[(String, Family)], budgets: &[Budget], seeds: usize) -> 
     out
 }
 
+/// Two planned cells with the same id: they would write one record file (at once, with
+/// `--jobs` > 1) and each overwrite the other's result.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("internal error: the plan has {} cell(s) more than once ({}); each cell must be planned once, since its id is its record file", .0.len(), .0.join(", "))]
+pub struct DuplicateCells(pub Vec<String>);
+
+/// `cells` unchanged when every id is unique.
+///
+/// # Errors
+/// [`DuplicateCells`] naming every repeated id (once each, in plan order). [`cells`] never
+/// repeats an id when its methods and budgets are distinct (`cli::resolve` removes repeats
+/// before planning); imported cells are checked by `crate::import` (`RowTaken`). This is the
+/// guarantee on the concatenation that is written to `plan.json`.
+pub fn unique(cells: Vec<CellSpec>) -> Result<Vec<CellSpec>, DuplicateCells> {
+    let mut seen = std::collections::HashSet::new();
+    let mut repeated: Vec<String> = Vec::new();
+    for c in &cells {
+        if !seen.insert(c.id.as_str()) && !repeated.contains(&c.id) {
+            repeated.push(c.id.clone());
+        }
+    }
+    if repeated.is_empty() {
+        Ok(cells)
+    } else {
+        Err(DuplicateCells(repeated))
+    }
+}
+
 impl Plan {
     pub fn protocol(&self) -> anyhow::Result<Loaded> {
         Ok(Loaded::parse(&self.protocol_text, &self.protocol_origin)?)
@@ -152,6 +180,7 @@ mod tests {
             "same seed => same derived seeds across budgets/methods"
         );
         assert_ne!(c[1].seeds.init, c[4].seeds.init);
+        assert_eq!(unique(c.clone()), Ok(c.clone()));
         let s = derive_seeds(0);
         let all = [s.selection, s.init, s.order, s.augment];
         for i in 0..4 {
@@ -159,5 +188,25 @@ mod tests {
                 assert_ne!(all[i], all[j]);
             }
         }
+    }
+
+    /// Repeated methods or budgets plan a cell twice (one record file, two writers): `unique`
+    /// refuses such a list and names each repeated id once.
+    #[test]
+    fn a_repeated_cell_id_is_refused() {
+        let m = vec![
+            ("random".to_string(), Family::Pruning),
+            ("random".to_string(), Family::Pruning),
+        ];
+        let c = cells(&m, &[Budget::Ipc(1), Budget::Ipc(1)], 1);
+        assert_eq!(c.len(), 4);
+        let e = unique(c).unwrap_err();
+        assert_eq!(e, DuplicateCells(vec!["random__ipc1__s0".into()]));
+        assert_eq!(
+            e.to_string(),
+            "internal error: the plan has 1 cell(s) more than once (random__ipc1__s0); each cell must be planned once, since its id is its record file"
+        );
+        let one = cells(&m[..1], &[Budget::Ipc(1)], 2);
+        assert_eq!(unique(one.clone()), Ok(one));
     }
 }

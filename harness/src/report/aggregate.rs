@@ -9,8 +9,8 @@
 
 use super::fmt::budget_sort_key;
 use super::model::{
-    Aggregate, CellRow, Comparison, LabelGain, ParetoMember, RankTest, Report, TeacherSummary,
-    BASELINE, REFERENCE,
+    Aggregate, BelowChance, CellRow, Comparison, LabelGain, ParetoMember, RankTest, Report,
+    TeacherSummary, BASELINE, REFERENCE,
 };
 use crate::record::{Record, Status};
 use distillery_stats as stats;
@@ -87,6 +87,12 @@ pub fn build(records: &[Record], expected_seeds: usize) -> Report {
             )
         })
         .unwrap_or_default();
+    // Classes and test size (for the chance level): from a record that loaded the data.
+    let (classes, n_test) = records
+        .iter()
+        .find(|r| r.dataset.classes > 0 && r.dataset.checksum == checksum)
+        .map(|r| (r.dataset.classes, r.dataset.test))
+        .unwrap_or((0, 0));
     let mut groups: BTreeMap<(String, String), Vec<&Record>> = BTreeMap::new();
     let mut devices = BTreeSet::new();
     let mut seeds = BTreeSet::new();
@@ -145,9 +151,20 @@ pub fn build(records: &[Record], expected_seeds: usize) -> Report {
             let accs: Vec<f64> = by_seed.values().copied().collect();
             let n = by_seed.len();
             let failed = failures.len();
+            let diverged: Vec<(u64, usize)> = ok
+                .iter()
+                .filter_map(|r| {
+                    let e = r.evaluation.as_ref()?.diverged_at_epoch?;
+                    Some((r.seed, e))
+                })
+                .collect();
+            let summary = stats::summarize(&accs).ok();
+            let below_chance = summary
+                .as_ref()
+                .and_then(|s| below_chance(s, n, classes, n_test, &ok));
             Aggregate {
                 family: rs[0].family.clone(),
-                summary: stats::summarize(&accs).ok(),
+                summary,
                 n,
                 failed,
                 failures,
@@ -169,6 +186,8 @@ pub fn build(records: &[Record], expected_seeds: usize) -> Report {
                 hlr: None,
                 lrs: None,
                 pareto: false,
+                diverged,
+                below_chance,
                 method,
                 budget,
             }
@@ -347,7 +366,67 @@ pub fn build(records: &[Record], expected_seeds: usize) -> Report {
         teachers,
         expected_seeds,
         warnings,
+        classes,
     }
+}
+
+/// [`BelowChance`] when `s` (the summary of `n` finished seeds' top-1) is clearly below
+/// `1 / classes` by the rule documented there; `ok` are the finished records (their confusion
+/// matrices, when present, give the most predicted class per true class). `None` when it is
+/// not, or when the class count or test size is unknown (0).
+pub(crate) fn below_chance(
+    s: &stats::Summary,
+    n: usize,
+    classes: usize,
+    n_test: usize,
+    ok: &[&Record],
+) -> Option<BelowChance> {
+    if classes < 2 || n_test == 0 || n == 0 {
+        return None;
+    }
+    let chance = 1.0 / classes as f64;
+    let seed_var = s.std.map_or(0.0, |sd| sd * sd / n as f64);
+    let binomial_var = chance * (1.0 - chance) / (n as f64 * n_test as f64);
+    let upper = s.mean + 2.0 * seed_var.max(binomial_var).sqrt();
+    if upper >= chance {
+        return None;
+    }
+    let mut sum = vec![vec![0u64; classes]; classes];
+    let mut any = false;
+    for m in ok
+        .iter()
+        .filter_map(|r| r.evaluation.as_ref()?.confusion.as_ref())
+    {
+        if m.len() != classes || m.iter().any(|row| row.len() != classes) {
+            continue;
+        }
+        any = true;
+        for (t, row) in m.iter().enumerate() {
+            for (p, v) in row.iter().enumerate() {
+                sum[t][p] += v;
+            }
+        }
+    }
+    let (most_predicted, per_class_top1) = if any {
+        (
+            sum.iter()
+                .map(|row| {
+                    // The first of the largest counts (lowest class index on ties).
+                    let max = *row.iter().max().unwrap_or(&0);
+                    row.iter().position(|&v| v == max).unwrap_or(0)
+                })
+                .collect(),
+            crate::record::Evaluation::per_class_from_confusion(&sum),
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    Some(BelowChance {
+        chance,
+        upper,
+        most_predicted,
+        per_class_top1,
+    })
 }
 
 /// Differences from random at the same budget; Holm across every comparison in the table.

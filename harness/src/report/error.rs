@@ -35,6 +35,10 @@ pub enum ReportError {
         field: String,
         message: String,
     },
+    /// Two result sets that a number computed across them (`what`: the label gain) cannot
+    /// combine: another dataset, or another recipe (see `report::comparable`).
+    #[error("{what}: the two result sets are not comparable: {}", .problems.join("; "))]
+    Incomparable { what: String, problems: Vec<String> },
     /// `--publish` of a directory without cell records.
     #[error("nothing to publish: no cell records")]
     NothingToPublish,

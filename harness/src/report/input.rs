@@ -4,6 +4,7 @@
 //! ([`Report::with_protocol_text`]). Nothing here prints.
 
 use super::aggregate::{build, label_gains};
+use super::comparable::{check, Across, SideFacts};
 use super::error::ReportError;
 use super::model::{CellRow, Report, Setup};
 use super::rows::CellCsvRow;
@@ -170,10 +171,36 @@ pub fn read_side(dir: &Path) -> Result<Side, ReportError> {
 }
 
 /// For a soft- or native-label report, finds the hard-label results of the same dataset
-/// (`explicit`, else `<dir>/../../hard-label/<dataset>` as `bench` lays out its output, else
+/// (`explicit`, else `<dir>/../../hard-label/<dataset>` (or `<dataset>-<checksum[..8]>`, the
+/// default output folder of a dataset read from a path) as `bench` lays out its output, else
 /// `<dir>/../hard-label` as `--publish` does) and fills the label gain. Returns the
 /// unreadable-record notes of the hard-label side (what `bench` prints as warnings).
+///
+/// A found directory whose results are not comparable ([`super::comparable::check`] across
+/// the label regime: another dataset, or another recipe apart from the labels) is skipped with
+/// a warning; use [`label_gain`] to refuse an explicit one.
 pub fn find_label_gain(rep: &mut Report, dir: &Path, explicit: Option<&Path>) -> Vec<String> {
+    match label_gain(rep, dir, explicit) {
+        Ok(notes) => notes,
+        Err(e) => {
+            rep.warnings.push(format!("label gain not computed: {e}"));
+            Vec::new()
+        }
+    }
+}
+
+/// [`find_label_gain`], refusing an `explicit` hard-label directory that is not comparable
+/// with this report's results.
+///
+/// # Errors
+/// [`ReportError::Incomparable`] when `explicit` holds no cells of this dataset or cells of
+/// another recipe (apart from the label regime); [`ReportError`]s of [`read_side`] for an
+/// unreadable `explicit` directory are reported as warnings, as before.
+pub fn label_gain(
+    rep: &mut Report,
+    dir: &Path,
+    explicit: Option<&Path>,
+) -> Result<Vec<String>, ReportError> {
     let mut notes = Vec::new();
     let labels = rep
         .setup
@@ -181,7 +208,7 @@ pub fn find_label_gain(rep: &mut Report, dir: &Path, explicit: Option<&Path>) ->
         .map(|s| s.labels.clone())
         .unwrap_or_default();
     if labels != "soft" && labels != "native" {
-        return notes;
+        return Ok(notes);
     }
     let candidates: Vec<PathBuf> = match explicit {
         Some(p) => vec![p.to_path_buf()],
@@ -189,6 +216,13 @@ pub fn find_label_gain(rep: &mut Report, dir: &Path, explicit: Option<&Path>) ->
             let mut v = Vec::new();
             if let Some(pp) = dir.parent().and_then(Path::parent) {
                 v.push(pp.join("hard-label").join(&rep.dataset));
+                if rep.dataset_checksum.len() >= 8 {
+                    v.push(pp.join("hard-label").join(format!(
+                        "{}-{}",
+                        rep.dataset,
+                        &rep.dataset_checksum[..8]
+                    )));
+                }
             }
             if let Some(p) = dir.parent() {
                 v.push(p.join("hard-label"));
@@ -196,6 +230,11 @@ pub fn find_label_gain(rep: &mut Report, dir: &Path, explicit: Option<&Path>) ->
             v.into_iter().filter(|p| p.is_dir()).collect()
         }
     };
+    let this = SideFacts::of(
+        dir,
+        [rep.protocol_hash.as_str()],
+        [rep.dataset_checksum.as_str()],
+    );
     for c in candidates {
         let rows = match read_side(&c) {
             Ok(side) => {
@@ -208,28 +247,49 @@ pub fn find_label_gain(rep: &mut Report, dir: &Path, explicit: Option<&Path>) ->
                 continue;
             }
         };
-        let rows: Vec<CellRow> = rows
-            .into_iter()
+        // The hard side's cells of this dataset, checked against this report's recipe; a
+        // side without any is "another dataset".
+        let same_data: Vec<CellRow> = rows
+            .iter()
             .filter(|r| r.dataset_checksum == rep.dataset_checksum)
+            .cloned()
             .collect();
-        if rows.is_empty() {
-            rep.warnings.push(format!(
-                "label gain: {} has no cells of dataset checksum {}",
-                c.display(),
-                &rep.dataset_checksum[..12.min(rep.dataset_checksum.len())]
-            ));
+        let judged: &[CellRow] = if same_data.is_empty() {
+            &rows
+        } else {
+            &same_data
+        };
+        let other = SideFacts::of(
+            &c,
+            judged.iter().map(|r| r.protocol_hash.as_str()),
+            judged.iter().map(|r| r.dataset_checksum.as_str()),
+        );
+        let verdict = check(&this, &other, Across::LabelRegime);
+        for u in &verdict.unchecked {
+            rep.warnings.push(format!("label gain: {u}"));
+        }
+        if !verdict.is_comparable() || same_data.is_empty() {
+            let e = ReportError::Incomparable {
+                what: "label gain".into(),
+                problems: verdict.problems.clone(),
+            };
+            if explicit.is_some() {
+                return Err(e);
+            }
+            rep.warnings
+                .push(format!("label gain: {} skipped: {e}", c.display()));
             continue;
         }
-        let hashes: BTreeSet<&str> = rows.iter().map(|r| &r.protocol_hash[..12]).collect();
-        rep.label_gain = Some(label_gains(rep, &rows));
+        let hashes: BTreeSet<&str> = same_data.iter().map(|r| &r.protocol_hash[..12]).collect();
+        rep.label_gain = Some(label_gains(rep, &same_data));
         rep.label_gain_source = Some(format!(
             "{} (protocol hash {})",
             c.display(),
             hashes.into_iter().collect::<Vec<_>>().join(", ")
         ));
-        return notes;
+        return Ok(notes);
     }
-    notes
+    Ok(notes)
 }
 
 impl Report {

@@ -11,6 +11,7 @@
 //! | [`rows`] | the CSV schemas as serde structs (written and read back); columns in `SCHEMA.md` |
 //! | [`aggregate`] | [`build`]: summaries, t-tests vs random (Holm), ranks, Friedman / Nemenyi, IOR / HLR / LRS, Pareto; label gain |
 //! | [`input`] | reading a `bench --out` directory, a `bench compare` side, the hard-label side, `plan.json` |
+//! | [`comparable`] | whether two result sets may be combined into one number (label gain, compare) |
 //! | [`compare`] | B − A per (method, budget) for two result directories |
 //! | [`render`] | one module per output format, serving both `report` and `compare` |
 //! | [`plots`] | SVG: accuracy vs budget, accuracy vs storage with the Pareto frontier, label gain |
@@ -20,7 +21,8 @@
 //! 1. `args`, `fmt`, `model` — leaves, nothing from `report/`;
 //! 2. `error` (→ args), `rows` (→ model);
 //! 3. `aggregate` (→ fmt, model);
-//! 4. `input` (→ aggregate, error, model, rows);
+//! 4. `comparable` (nothing from `report/`; `crate::protocol`), then `input` (→ aggregate,
+//!    comparable, error, model, rows);
 //! 5. `compare` (→ aggregate, error, fmt, input, model);
 //! 6. `render::{text, tables}` (→ fmt, model), then `render::{terminal, markdown, latex}`
 //!    (→ fmt, model), `render::{csv, json}` (→ model, rows), `render` itself (→ args, error,
@@ -31,6 +33,7 @@
 
 pub mod aggregate;
 pub mod args;
+pub mod comparable;
 pub mod compare;
 pub mod error;
 pub mod fmt;
@@ -85,7 +88,7 @@ pub struct CompareOutput {
 /// From [`load`], [`publish::publish`] and [`render::report`].
 pub fn render_report(a: &ReportArgs) -> Result<ReportOutput, ReportError> {
     let (mut rep, records) = load(&a.dir)?;
-    let warnings = find_label_gain(&mut rep, &a.dir, a.hard_label.as_deref());
+    let warnings = input::label_gain(&mut rep, &a.dir, a.hard_label.as_deref())?;
     if a.publish {
         let dir = publish::publish(&rep, &records, &a.results)?;
         return Ok(ReportOutput {
@@ -119,8 +122,24 @@ pub fn render_compare(
         &a.display().to_string(),
         &b.display().to_string(),
     );
+    // The one comparability check: what differs, and what could not be checked.
+    let facts = |dir: &Path, s: &Side| {
+        comparable::SideFacts::of(
+            dir,
+            s.rows.iter().map(|r| r.protocol_hash.as_str()),
+            s.rows.iter().map(|r| r.dataset_checksum.as_str()),
+        )
+    };
+    let verdict = comparable::check(&facts(a, &sa), &facts(b, &sb), comparable::Across::Protocol);
     let text = render::compare(&c, format, width)?;
     let mut warnings = sa.unreadable;
+    warnings.extend(
+        verdict
+            .problems
+            .iter()
+            .map(|p| format!("not comparable: {p}")),
+    );
+    warnings.extend(verdict.unchecked.iter().cloned());
     warnings.extend(sb.unreadable);
     warnings.extend(c.warnings.iter().cloned());
     Ok(CompareOutput { text, warnings })

@@ -19,13 +19,18 @@ pub const NEMENYI_ALPHA: f64 = 0.05;
 #[derive(Clone, Debug, Serialize)]
 pub struct Comparison {
     /// Difference of means, in accuracy fractions.
+    #[serde(serialize_with = "crate::record::float::serialize")]
     pub diff: f64,
     /// 95 % t-interval of the difference.
+    #[serde(serialize_with = "crate::record::float::serialize")]
     pub ci_low: f64,
+    #[serde(serialize_with = "crate::record::float::serialize")]
     pub ci_high: f64,
     /// Two-sided p-value of the test, unadjusted.
+    #[serde(serialize_with = "crate::record::float::serialize")]
     pub p: f64,
     /// Holm-adjusted p-value (across every comparison of the table).
+    #[serde(serialize_with = "crate::record::float::serialize")]
     pub p_holm: f64,
     /// "paired" (seeds pair the runs) or "welch".
     pub test: &'static str,
@@ -36,10 +41,15 @@ pub struct Comparison {
 /// A [`Comparison`] as read from JSON, before its labels become the fixed `&'static str`s.
 #[derive(Deserialize)]
 struct ComparisonText {
+    #[serde(deserialize_with = "crate::record::float::deserialize")]
     diff: f64,
+    #[serde(deserialize_with = "crate::record::float::deserialize")]
     ci_low: f64,
+    #[serde(deserialize_with = "crate::record::float::deserialize")]
     ci_high: f64,
+    #[serde(deserialize_with = "crate::record::float::deserialize")]
     p: f64,
+    #[serde(deserialize_with = "crate::record::float::deserialize")]
     p_holm: f64,
     test: String,
     mark: String,
@@ -92,18 +102,57 @@ pub struct Aggregate {
     pub summary: Option<stats::Summary>,
     pub vs_random: Option<Comparison>,
     /// Rank of the mean among the competing methods at this budget (1 = best, ties averaged).
+    #[serde(default, with = "crate::record::float::opt")]
     pub rank: Option<f64>,
     /// DD-Ranking improvement over random, mean − mean(random) at this budget (fractions).
+    #[serde(default, with = "crate::record::float::opt")]
     pub ior: Option<f64>,
     /// DD-Ranking hard-label recovery, mean(full) − mean (fractions); needs a `full` row.
+    #[serde(default, with = "crate::record::float::opt")]
     pub hlr: Option<f64>,
     /// DD-Ranking label-robust score N(½·IOR − ½·HLR) in [0, 1]; needs `full` and `random`.
+    #[serde(default, with = "crate::record::float::opt")]
     pub lrs: Option<f64>,
     /// Mean of `storage.total_bytes` (images + labels) over finished cells.
+    #[serde(default, with = "crate::record::float::opt")]
     pub mean_total_bytes: Option<f64>,
+    #[serde(default, with = "crate::record::float::opt")]
     pub mean_compress_seconds: Option<f64>,
     /// On the accuracy-vs-total-bytes Pareto frontier of the whole table.
     pub pareto: bool,
+    /// Finished seeds whose student's training diverged (non-finite training loss), with the
+    /// 1-based epoch it diverged at (record field `evaluation.diverged_at_epoch`). Their
+    /// accuracy (that of the diverged network) is in `by_seed` like any other; the tables
+    /// mark the entry `(diverged)` and say which seeds under the table. Absent when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diverged: Vec<(u64, usize)>,
+    /// Set when the mean top-1 is clearly below chance (see [`BelowChance`]). Absent
+    /// otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub below_chance: Option<BelowChance>,
+}
+
+/// A (method, budget) whose mean top-1 is clearly below chance: `mean + 2·se < chance`, with
+/// `chance = 1 / classes` and `se = sqrt(max(s² / n, chance·(1 − chance) / (n · n_test)))`,
+/// `s` the sample std over the `n` finished seeds (0 with one seed) and `n_test` the test
+/// images per seed. The second term is the binomial standard error of a chance-level
+/// classifier, a floor so that one seed or identical seeds are not flagged by rounding. A
+/// student that is *below* chance predicts wrong classes systematically: worth a look at the
+/// confusion matrices in the records (`evaluation.confusion`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct BelowChance {
+    /// `1 / classes`, a fraction.
+    #[serde(with = "crate::record::float")]
+    pub chance: f64,
+    /// `mean + 2·se`, a fraction (below `chance`).
+    #[serde(with = "crate::record::float")]
+    pub upper: f64,
+    /// The most frequent top-1 prediction per true class, summed over the seeds' confusion
+    /// matrices (index = true class); empty when the records carry no confusion matrix.
+    pub most_predicted: Vec<usize>,
+    /// Top-1 per true class from the summed confusion matrices (fractions; index = class).
+    #[serde(default, with = "crate::record::float::vec")]
+    pub per_class_top1: Vec<f64>,
 }
 
 impl Aggregate {
@@ -126,17 +175,24 @@ pub struct RankTest {
     pub k: usize,
     pub n_blocks: usize,
     pub avg_ranks: Vec<f64>,
+    #[serde(with = "crate::record::float")]
     pub chi2: f64,
+    #[serde(with = "crate::record::float")]
     pub chi2_df: f64,
+    #[serde(with = "crate::record::float")]
     pub chi2_p: f64,
     /// Iman–Davenport F_F; `f64::INFINITY` when every block ranks the methods alike (JSON
     /// writes it as `null`, and reading `null` gives infinity back).
     #[serde(deserialize_with = "null_as_infinity")]
     pub f_stat: f64,
+    #[serde(with = "crate::record::float")]
     pub f_df1: f64,
+    #[serde(with = "crate::record::float")]
     pub f_df2: f64,
+    #[serde(with = "crate::record::float")]
     pub f_p: f64,
     /// Nemenyi CD at α = 0.05 (`None` unless 2 <= k <= 10).
+    #[serde(default, with = "crate::record::float::opt")]
     pub nemenyi_cd: Option<f64>,
 }
 
@@ -145,7 +201,9 @@ pub struct RankTest {
 pub struct ParetoMember {
     pub method: String,
     pub budget: String,
+    #[serde(with = "crate::record::float")]
     pub mean_accuracy: f64,
+    #[serde(with = "crate::record::float")]
     pub mean_total_bytes: f64,
 }
 
@@ -157,8 +215,11 @@ pub struct ParetoMember {
 pub struct LabelGain {
     pub method: String,
     pub budget: String,
+    #[serde(with = "crate::record::float")]
     pub gain: f64,
+    #[serde(with = "crate::record::float")]
     pub acc_labels: f64,
+    #[serde(with = "crate::record::float")]
     pub acc_hard: f64,
     pub n_labels: usize,
     pub n_hard: usize,
@@ -169,7 +230,9 @@ pub struct LabelGain {
 pub struct TeacherSummary {
     pub key: String,
     pub model: String,
+    #[serde(with = "crate::record::float")]
     pub val_acc: f64,
+    #[serde(with = "crate::record::float")]
     pub test_acc: f64,
     pub parameter_bytes: u64,
 }
@@ -221,6 +284,15 @@ pub struct Report {
     pub teachers: Vec<TeacherSummary>,
     pub expected_seeds: usize,
     pub warnings: Vec<String>,
+    /// Number of classes of the dataset (from the records; 0 when none says). Absent in
+    /// reports written before it existed (and not written when 0, so that those re-render
+    /// byte-identical).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub classes: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Report {
@@ -338,4 +410,55 @@ pub struct CompareReport {
     pub devices_a: Vec<String>,
     pub devices_b: Vec<String>,
     pub warnings: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No float of report.json becomes unreadable (issue 21, item 1): a non-finite value is
+    /// written as a string and read back, where serde_json alone would write `null` and then
+    /// refuse it.
+    #[test]
+    fn non_finite_report_floats_round_trip() {
+        let g = LabelGain {
+            method: "m".into(),
+            budget: "ipc1".into(),
+            gain: f64::NAN,
+            acc_labels: f64::INFINITY,
+            acc_hard: 0.5,
+            n_labels: 1,
+            n_hard: 1,
+        };
+        let text = serde_json::to_string(&g).unwrap();
+        assert!(
+            text.contains("\"gain\":\"NaN\",\"acc_labels\":\"inf\",\"acc_hard\":0.5"),
+            "{text}"
+        );
+        let back: LabelGain = serde_json::from_str(&text).unwrap();
+        assert!(back.gain.is_nan() && back.acc_labels == f64::INFINITY);
+        let c = Comparison {
+            diff: f64::NAN,
+            ci_low: f64::NEG_INFINITY,
+            ci_high: f64::INFINITY,
+            p: f64::NAN,
+            p_holm: 1.0,
+            test: "paired",
+            mark: "",
+        };
+        let back: Comparison = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert!(back.diff.is_nan() && back.p.is_nan());
+        assert_eq!(
+            (back.ci_low, back.ci_high),
+            (f64::NEG_INFINITY, f64::INFINITY)
+        );
+        let b = BelowChance {
+            chance: 0.1,
+            upper: 0.05,
+            most_predicted: vec![1, 0],
+            per_class_top1: vec![0.0, f64::NAN],
+        };
+        let back: BelowChance = serde_json::from_str(&serde_json::to_string(&b).unwrap()).unwrap();
+        assert!(back.per_class_top1[1].is_nan());
+    }
 }

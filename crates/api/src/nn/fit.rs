@@ -94,6 +94,10 @@ pub struct FitReport {
     pub steps: usize,
     /// Mean training loss of the last epoch (NaN if no step ran).
     pub final_loss: f64,
+    /// The 0-based epoch whose mean training loss was not finite (NaN or infinite): training
+    /// diverged and stopped after that epoch (`epochs_run` is then `diverged_at + 1`, and
+    /// `final_loss` is that non-finite mean). `None` when every epoch's loss was finite.
+    pub diverged_at: Option<usize>,
 }
 
 /// Trains `net` (its variables in `vs`) on normalised images `x` `[N,C,H,W]` (float, already
@@ -166,6 +170,7 @@ pub fn fit(
     let mut on_batch = opts.on_batch;
     let (mut steps, mut last_loss) = (0usize, f64::NAN);
     let mut epochs_run = 0;
+    let mut diverged_at = None;
     for epoch in 0..spec.epochs {
         opt.set_lr(spec.lr_at(epoch));
         let perm: Vec<i64> = rng.permutation(n).into_iter().map(|i| i as i64).collect();
@@ -309,6 +314,11 @@ pub fn fit(
         }
         last_loss = sum / count as f64;
         epochs_run = epoch + 1;
+        if count > 0 && !last_loss.is_finite() {
+            // Diverged: further steps cannot recover from non-finite weights.
+            diverged_at = Some(epoch);
+            break;
+        }
         if let Some(cb) = on_epoch.as_mut() {
             if !cb(epoch, last_loss, net) {
                 break;
@@ -319,6 +329,7 @@ pub fn fit(
         epochs_run,
         steps,
         final_loss: last_loss,
+        diverged_at,
     })
 }
 
@@ -341,6 +352,73 @@ pub fn evaluate(net: &dyn Network, x: &Tensor, y: &Tensor, batch: i64) -> (f64, 
         start += len;
     }
     (top1 as f64 / n as f64, top5 as f64 / n as f64)
+}
+
+/// What [`evaluate_detailed`] measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluated {
+    /// Top-1 accuracy, a fraction in [0, 1] (the same number [`evaluate`] returns).
+    pub top1: f64,
+    /// Top-5 accuracy (top-k over all classes when there are fewer than 5), a fraction.
+    pub top5: f64,
+    /// Confusion matrix of counts, `[classes][classes]`: `confusion[t][p]` is the number of
+    /// images of true class `t` whose top-1 prediction is `p` (rows = true class, columns =
+    /// predicted class; each row sums to the class's image count).
+    pub confusion: Vec<Vec<u64>>,
+}
+
+/// [`evaluate`] plus the confusion matrix of the top-1 predictions, in one pass: `net` in eval
+/// mode on normalised `x` `[N,C,H,W]` with int64 labels `y` `[N]` in `0..classes`, `batch`
+/// images at a time. The top-1 prediction is the same `topk` as [`evaluate`]'s, so
+/// `top1 == trace(confusion) / N`.
+///
+/// # Panics
+/// If a label is outside `0..classes` or the network has another number of outputs.
+pub fn evaluate_detailed(
+    net: &dyn Network,
+    x: &Tensor,
+    y: &Tensor,
+    batch: i64,
+    classes: usize,
+) -> Evaluated {
+    let _guard = tch::no_grad_guard();
+    let n = x.size()[0];
+    let (mut top1, mut top5) = (0i64, 0i64);
+    let mut confusion = vec![vec![0u64; classes]; classes];
+    let mut start = 0;
+    while start < n {
+        let len = batch.min(n - start);
+        let xb = x.narrow(0, start, len);
+        let yb = y.narrow(0, start, len).to_device(x.device());
+        let logits = net.forward_t(&xb, false);
+        assert_eq!(
+            logits.size()[1],
+            classes as i64,
+            "network outputs vs classes"
+        );
+        let k = logits.size()[1].min(5);
+        let (_, top) = logits.topk(k, 1, true, true);
+        let hit = top.eq_tensor(&yb.unsqueeze(1));
+        top1 += hit.narrow(1, 0, 1).sum(Kind::Int64).int64_value(&[]);
+        top5 += hit.sum(Kind::Int64).int64_value(&[]);
+        let pred = Vec::<i64>::try_from(
+            top.narrow(1, 0, 1)
+                .reshape([-1])
+                .to_device(tch::Device::Cpu),
+        )
+        .expect("int64 predictions");
+        let truth = Vec::<i64>::try_from(yb.to_device(tch::Device::Cpu).to_kind(Kind::Int64))
+            .expect("int64 labels");
+        for (t, p) in truth.iter().zip(&pred) {
+            confusion[*t as usize][*p as usize] += 1;
+        }
+        start += len;
+    }
+    Evaluated {
+        top1: top1 as f64 / n as f64,
+        top5: top5 as f64 / n as f64,
+        confusion,
+    }
 }
 
 #[cfg(test)]

@@ -41,6 +41,7 @@ fn on(a: &[&str], device: Device, e: &RunEnv) -> Result<ResolvedRun, BenchError>
         &args(a),
         &protocol(),
         "mnist-5k",
+        crate::data::MNIST_5K_CHECKSUM,
         device,
         &plugins(),
         Overrides::new(),
@@ -148,6 +149,7 @@ fn an_unknown_method_or_a_missing_baseline_is_named() {
         &args(&["--methods", "dm"]),
         &protocol(),
         "mnist-5k",
+        crate::data::MNIST_5K_CHECKSUM,
         Device::Cpu,
         &only_dm,
         Overrides::new(),
@@ -169,6 +171,7 @@ fn method_config_tables_must_name_an_installed_plugin() {
         &a,
         &protocol(),
         "d",
+        "",
         Device::Cpu,
         &plugins(),
         o.clone(),
@@ -181,6 +184,7 @@ fn method_config_tables_must_name_an_installed_plugin() {
         &a,
         &protocol(),
         "d",
+        "",
         Device::Cpu,
         &plugins(),
         o,
@@ -222,4 +226,72 @@ fn threads_come_from_slurm_then_the_machine_and_are_split_across_jobs() {
 #[test]
 fn out_is_the_option_or_protocol_and_dataset_name() {
     assert_eq!(ok(&["--out", "/tmp/x"]).out, PathBuf::from("/tmp/x"));
+}
+
+/// Issue 21, item 2: two different datasets whose folders have the same name (`a/digits`,
+/// `b/digits`) get different default output folders, so neither invalidates the other's
+/// cells; the embedded dataset keeps its readable path.
+#[test]
+fn the_default_out_of_a_dataset_from_a_path_carries_its_checksum() {
+    let run = |checksum: &str| {
+        resolve(
+            &args(&[]),
+            &protocol(),
+            "digits",
+            checksum,
+            Device::Cpu,
+            &plugins(),
+            Overrides::new(),
+            &env(None, 4),
+        )
+        .unwrap()
+        .out
+    };
+    let a = run("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+    let b = run("fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210");
+    assert_eq!(a, PathBuf::from("bench-out/hard-label/digits-01234567"));
+    assert_eq!(b, PathBuf::from("bench-out/hard-label/digits-fedcba98"));
+    assert_eq!(
+        ok(&[]).out,
+        PathBuf::from("bench-out/hard-label/mnist-5k"),
+        "the embedded dataset"
+    );
+    // --out still wins.
+    assert_eq!(ok(&["--out", "o"]).out, PathBuf::from("o"));
+}
+
+/// Issue 21, item 3: repeated budgets, methods and imported paths plan each cell once, with
+/// one note naming every repeat; nothing repeated, no note.
+#[test]
+fn duplicate_budgets_methods_and_files_are_dropped_with_one_note() {
+    let r = ok(&["--ipc", "1,1,10", "--methods", "random,random,dm,dm,dm"]);
+    assert_eq!(r.budgets, [Budget::Ipc(1), Budget::Ipc(10)]);
+    assert_eq!(names(&r), ["random", "dm"]);
+    assert!(r.baseline_note.is_none(), "random was given");
+    assert_eq!(
+        r.duplicate_note.as_deref(),
+        Some("ignored duplicate entries (each cell runs once): budget IPC 1 (given 2 times), method random (given 2 times), method dm (given 3 times)")
+    );
+    let r = ok(&[
+        "--ipc",
+        "1",
+        "--methods",
+        "file:a.npz,dm",
+        "--from",
+        "a.npz,b.npz",
+    ]);
+    assert_eq!(r.imported, [PathBuf::from("a.npz"), PathBuf::from("b.npz")]);
+    assert_eq!(
+        r.duplicate_note.as_deref(),
+        Some("ignored duplicate entries (each cell runs once): imported set file:a.npz (given 2 times)")
+    );
+    let r = ok(&["--ipc", "1,10", "--methods", "dm"]);
+    assert!(r.duplicate_note.is_none());
+    // The plan of a deduplicated run has unique ids.
+    let cells = crate::plan::cells(&r.methods, &r.budgets, 2);
+    assert!(crate::plan::unique(cells).is_ok());
+    let r = ok(&["--ipc", "1,1", "--methods", "random,random"]);
+    let cells = crate::plan::cells(&r.methods, &r.budgets, 1);
+    let ids: Vec<&str> = cells.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["random__ipc1__s0"]);
 }

@@ -33,7 +33,7 @@ impl Report {
                 .filter(|v| !v.mark.is_empty())
                 .map(|v| format!("^{{{}}}", v.mark.replace('*', "\\ast")))
                 .unwrap_or_default();
-            let note = self.n_note(c);
+            let note = format!("{}{}", self.n_note(c), Self::flags(c));
             format!(
                 "{base}{mark}${}",
                 if note.is_empty() {
@@ -108,6 +108,12 @@ impl Report {
                 .replace("×", "$\\times$")
                 .replace("–", "--")
         ));
+        for n in self.cell_notes() {
+            s.push_str(&format!(
+                "\\par{{\\footnotesize {}}}\n",
+                esc(&n).replace("→", "$\\to$")
+            ));
+        }
         s.push_str("\\end{table}\n");
         s
     }

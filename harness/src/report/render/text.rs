@@ -33,7 +33,71 @@ impl Report {
             }
         }
         s.push_str(&self.n_note(c));
+        s.push_str(&Self::flags(c));
         s
+    }
+
+    /// ` (diverged)` and ` (below chance)` after an entry whose cells say so; the notes under
+    /// the table ([`Report::cell_notes`]) explain them.
+    pub(crate) fn flags(c: &Aggregate) -> String {
+        let mut s = String::new();
+        if !c.diverged.is_empty() {
+            s.push_str(" (diverged)");
+        }
+        if c.below_chance.is_some() {
+            s.push_str(" (below chance)");
+        }
+        s
+    }
+
+    /// One note per flagged entry: which seeds diverged and at which epoch; which entries are
+    /// clearly below chance, by the stated rule, with the most predicted class per true class.
+    pub fn cell_notes(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        for c in self.ordered_cells() {
+            if !c.diverged.is_empty() {
+                v.push(format!(
+                    "(diverged) {} at {}: {}; the accuracy shown is that of the diverged network (included in the mean).",
+                    c.method,
+                    budget_header(&c.budget),
+                    c.diverged
+                        .iter()
+                        .map(|(seed, e)| format!("seed {seed}: training diverged at epoch {e}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            if let Some(b) = &c.below_chance {
+                let detail = if b.most_predicted.is_empty() {
+                    "these records carry no confusion matrix".to_string()
+                } else {
+                    format!(
+                        "most predicted class per true class (confusion matrices summed over seeds): {}; per-class top-1 (%): {}",
+                        b.most_predicted
+                            .iter()
+                            .enumerate()
+                            .map(|(t, p)| format!("{t}→{p}"))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                        b.per_class_top1
+                            .iter()
+                            .map(|a| format!("{:.0}", a * 100.0))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    )
+                };
+                v.push(format!(
+                    "(below chance) {} at {}: mean top-1 {}% is below chance ({}% = 1/{} classes) by more than 2 standard errors (mean + 2 SE = {}%): the student systematically predicts wrong classes; {detail}.",
+                    c.method,
+                    budget_header(&c.budget),
+                    pct(c.mean().unwrap_or(f64::NAN)),
+                    pct(b.chance),
+                    self.classes,
+                    pct(b.upper),
+                ));
+            }
+        }
+        v
     }
 
     pub(crate) fn n_note(&self, c: &Aggregate) -> String {
@@ -233,7 +297,8 @@ impl Report {
 
     /// The lines under the tables: rank test, Pareto, DD-Ranking, teacher.
     pub(crate) fn footer_lines(&self) -> Vec<String> {
-        let mut v = vec![self.rank_test_line(), self.pareto_line(), self.dd_line()];
+        let mut v = self.cell_notes();
+        v.extend([self.rank_test_line(), self.pareto_line(), self.dd_line()]);
         v.extend(self.teacher_line());
         v
     }
