@@ -52,6 +52,9 @@ pub struct ReproduceArgs {
     /// ImageFolder datasets: the channels they were published with.
     #[arg(long)]
     pub channels: Option<usize>,
+    /// Directories of idx files: what they hold (as for `bench --dataset-kind`).
+    #[arg(long, value_enum)]
+    pub dataset_kind: Option<crate::dataset::DatasetKind>,
     /// Only these methods (comma-separated); default every published method.
     #[arg(long, value_delimiter = ',')]
     pub methods: Option<Vec<String>>,
@@ -332,6 +335,7 @@ pub fn run(a: &ReproduceArgs) -> Result<u8, BenchError> {
     let image = ImageOptions {
         size: a.image_size.unwrap_or(ImageOptions::default().size),
         channels: a.channels.unwrap_or(ImageOptions::default().channels),
+        kind: a.dataset_kind,
     };
     let data =
         Prepared::load(&dataset, &image, &loaded.protocol.data).map_err(BenchError::bad_input)?;
@@ -401,6 +405,11 @@ pub fn run(a: &ReproduceArgs) -> Result<u8, BenchError> {
     }
     if let Some(c) = a.channels {
         argv.extend(["--channels".into(), c.to_string()]);
+    }
+    if let Some(k) = a.dataset_kind {
+        use clap::ValueEnum;
+        let v = k.to_possible_value().expect("every kind has a name");
+        argv.extend(["--dataset-kind".into(), v.get_name().to_string()]);
     }
     if let Some(t) = a.threads {
         argv.extend(["--threads".into(), t.to_string()]);
