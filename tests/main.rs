@@ -8,6 +8,7 @@
 //! | `cli` | `bench` end to end: training, provenance, resumption, plugin loading, misbehaving plugins, bad input |
 //! | `labels` | the label axis: teachers, soft and native labels, label gain, `--method-config` |
 //! | `import_export` | importing sets made elsewhere and `bench export` |
+//! | `gpu_check` | `scripts/gpu-check.sh --dry-run`: the prepared GPU check on the CPU |
 //! | `report_snapshots` | every report format on hand-built records (insta snapshots in `snapshots/`) |
 //! | `common` | helpers: where `bench` and the workspace are, running `bench`, reading records |
 //!
@@ -17,6 +18,7 @@
 
 mod cli;
 mod common;
+mod gpu_check;
 mod import_export;
 mod labels;
 mod report_snapshots;

@@ -68,7 +68,7 @@ pub fn skeleton(
         dataset,
         device: plan.device.clone(),
         threads: plan.threads_per_cell,
-        deterministic: plan.device == "cpu",
+        deterministic: plan.device == "cpu" || plan.deterministic,
         versions: versions(),
         evaluation: None,
         storage: None,

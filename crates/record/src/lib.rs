@@ -233,7 +233,8 @@ pub struct Record {
     pub device: String,
     /// libtorch intra-op threads the cell ran with.
     pub threads: usize,
-    /// True on CPU (bit-identical per seed); false on GPU (nondeterministic kernels).
+    /// True on CPU (bit-identical per seed) and on a GPU under `--deterministic` (libtorch's
+    /// deterministic algorithms and cuDNN); false on a GPU otherwise (nondeterministic kernels).
     pub deterministic: bool,
     /// Software versions of the harness that wrote the record.
     pub versions: Versions,
