@@ -94,10 +94,20 @@ pub struct FitReport {
     pub steps: usize,
     /// Mean training loss of the last epoch (NaN if no step ran).
     pub final_loss: f64,
+    /// The 0-based epoch whose mean training loss was not finite (NaN or infinite), if any:
+    /// training stopped after that epoch (`epochs_run == diverged_at + 1`).
+    pub diverged_at: Option<usize>,
 }
 
 /// Trains `net` (its variables in `vs`) on normalised images `x` `[N,C,H,W]` (float, already
 /// on the training device) with the recipe `spec`. Deterministic on CPU for fixed seeds.
+///
+/// Device-resident: the batch indices of an epoch go to the device in one copy, the epoch's
+/// loss sum is accumulated on the device (float64, in the same order as a host sum, so CPU
+/// results are bit-identical to a host accumulation) and read once per epoch; no step waits
+/// for the device unless an `on_batch` callback or stored labels need host data, or batch
+/// mixing draws its parameters (CutMix/Mixup draw on the host, see [`super::mix`]).
+/// A non-finite epoch loss stops training after that epoch ([`FitReport::diverged_at`]).
 ///
 /// # Errors
 /// [`tch::TchError`] from libtorch, or a stored-label batch that cannot be replayed.
@@ -166,6 +176,7 @@ pub fn fit(
     let mut on_batch = opts.on_batch;
     let (mut steps, mut last_loss) = (0usize, f64::NAN);
     let mut epochs_run = 0;
+    let mut diverged_at = None;
     for epoch in 0..spec.epochs {
         opt.set_lr(spec.lr_at(epoch));
         let perm: Vec<i64> = rng.permutation(n).into_iter().map(|i| i as i64).collect();
@@ -181,10 +192,18 @@ pub fn fit(
                 .map(|c| (c.to_vec(), None))
                 .collect(),
         };
-        let (mut sum, mut count) = (0.0, 0usize);
+        // The epoch's batch indices, concatenated, in one host-to-device copy.
+        let flat: Vec<i64> = batches
+            .iter()
+            .flat_map(|(c, _)| c.iter().copied())
+            .collect();
+        let flat = Tensor::from_slice(&flat).to_device(device);
+        let mut sum = Tensor::zeros([], (Kind::Double, device));
+        let (mut count, mut start) = (0usize, 0i64);
         for (chunk, stored) in &batches {
             let chunk = chunk.as_slice();
-            let idx = Tensor::from_slice(chunk).to_device(device);
+            let idx = flat.narrow(0, start, chunk.len() as i64);
+            start += chunk.len() as i64;
             let mut xb = x.index_select(0, &idx);
             let mut stored_logits = None;
             if let (Some(b), Targets::Stored(store)) = (stored, &targets) {
@@ -303,12 +322,18 @@ pub fn fit(
             if let Some(cb) = on_batch.as_mut() {
                 cb(epoch, chunk, &logits.detach());
             }
-            sum += loss.double_value(&[]) * chunk.len() as f64;
+            // On the device: f32 -> f64 is exact, and `* len` then `+=` in float64 round
+            // exactly as the host's `sum += loss as f64 * len` did.
+            sum += loss.detach().to_kind(Kind::Double) * chunk.len() as f64;
             count += chunk.len();
             steps += 1;
         }
-        last_loss = sum / count as f64;
+        last_loss = sum.double_value(&[]) / count as f64;
         epochs_run = epoch + 1;
+        if !last_loss.is_finite() {
+            diverged_at = Some(epoch);
+            break;
+        }
         if let Some(cb) = on_epoch.as_mut() {
             if !cb(epoch, last_loss, net) {
                 break;
@@ -319,28 +344,35 @@ pub fn fit(
         epochs_run,
         steps,
         final_loss: last_loss,
+        diverged_at,
     })
 }
 
-/// Top-1 and top-5 accuracy (fractions) of `net` in eval mode on normalised `x` with labels `y`.
+/// Top-1 and top-5 accuracy (fractions) of `net` in eval mode on normalised `x` with labels `y`
+/// (int64 `[N]`, any device), `batch` images per forward pass. The labels go to `x`'s device
+/// once and the hit counts stay there until the end: one host synchronisation per call.
 pub fn evaluate(net: &dyn Network, x: &Tensor, y: &Tensor, batch: i64) -> (f64, f64) {
     let _guard = tch::no_grad_guard();
     let n = x.size()[0];
-    let (mut top1, mut top5) = (0i64, 0i64);
+    let y = y.to_device(x.device());
+    let mut hits = Tensor::zeros([2], (Kind::Int64, x.device()));
     let mut start = 0;
     while start < n {
         let len = batch.min(n - start);
         let xb = x.narrow(0, start, len);
-        let yb = y.narrow(0, start, len).to_device(x.device());
+        let yb = y.narrow(0, start, len);
         let logits = net.forward_t(&xb, false);
         let k = logits.size()[1].min(5);
         let (_, top) = logits.topk(k, 1, true, true);
         let hit = top.eq_tensor(&yb.unsqueeze(1));
-        top1 += hit.narrow(1, 0, 1).sum(Kind::Int64).int64_value(&[]);
-        top5 += hit.sum(Kind::Int64).int64_value(&[]);
+        hits += Tensor::stack(
+            &[hit.narrow(1, 0, 1).sum(Kind::Int64), hit.sum(Kind::Int64)],
+            0,
+        );
         start += len;
     }
-    (top1 as f64 / n as f64, top5 as f64 / n as f64)
+    let hits = Vec::<i64>::try_from(&hits).expect("two int64 counts");
+    (hits[0] as f64 / n as f64, hits[1] as f64 / n as f64)
 }
 
 #[cfg(test)]
@@ -433,6 +465,46 @@ mod tests {
                     losses.last().unwrap() < &losses[0],
                     "{aug:?}/{mix:?}: loss did not fall: {losses:?}"
                 );
+            }
+        }
+    }
+
+    /// A non-finite epoch loss stops training after that epoch and says which; a finite run
+    /// reports none. (NaN images give a NaN loss at the first step.)
+    #[test]
+    fn a_non_finite_loss_stops_training_and_is_reported() {
+        let _rng = crate::rng::test_lock();
+        let x = Tensor::zeros([40, 1, 16, 16], (Kind::Float, Device::Cpu));
+        let y = Tensor::arange(40, (Kind::Int64, Device::Cpu)).remainder(2);
+        let small = ModelSpec {
+            arch: crate::spec::Arch::Convnet,
+            width: 8,
+            depth: 2,
+        };
+        for (fill, want) in [(0.5, None), (f64::NAN, Some(0))] {
+            let _ = x.shallow_clone().fill_(fill);
+            tch::manual_seed(0);
+            let vs = VarStore::new(Device::Cpu);
+            let net = build(&vs.root(), &small, [1, 16, 16], 2);
+            let r = fit(
+                net.as_ref(),
+                &vs,
+                &x,
+                Targets::Hard(&y),
+                &spec(Augment::None, Mix::None),
+                FitOptions::default(),
+            )
+            .unwrap();
+            assert_eq!(r.diverged_at, want, "fill {fill}");
+            match want {
+                None => {
+                    assert_eq!((r.epochs_run, r.steps), (15, 30));
+                    assert!(r.final_loss.is_finite());
+                }
+                Some(_) => {
+                    assert_eq!((r.epochs_run, r.steps), (1, 2));
+                    assert!(r.final_loss.is_nan());
+                }
             }
         }
     }
