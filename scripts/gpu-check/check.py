@@ -219,6 +219,9 @@ def main():
     ap.add_argument("--seeds", type=int, default=None, help="seeds of the throughput grid (default 5; dry run 2)")
     ap.add_argument("--jobs", default=None, help="--jobs values to time (default 1,2,4,8; dry run 1,2)")
     ap.add_argument("--threads", type=int, default=None, help="CPU threads per run (default all; dry run 1)")
+    ap.add_argument("--train-per-class", type=int, default=None,
+                    help="generated CIFAR-shaped train images per class (default 1000; dry run 20)")
+    ap.add_argument("--test", type=int, default=None, help="generated test images (default 10000; dry run 20)")
     ap.add_argument("--budget", type=float, default=240.0,
                     help="seconds after which the optional steps (the larger --jobs, grouping, deterministic) are skipped")
     a = ap.parse_args()
@@ -231,7 +234,8 @@ def main():
     a.threads = a.threads or (1 if dry else (os.cpu_count() or 1))
     ipcs = [1, 2] if dry else [1, 10, 50]
     grid_ipcs = [1, 2] if dry else [1, 10]
-    train_per_class, test = (20, 20) if dry else (1000, 10000)
+    train_per_class = a.train_per_class or (20 if dry else 1000)
+    test = a.test or (20 if dry else 10000)
     a.out = os.path.abspath(a.out)
     a.bench = os.path.abspath(a.bench)
     os.makedirs(a.out, exist_ok=True)
