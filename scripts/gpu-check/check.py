@@ -244,7 +244,7 @@ def main():
     os.makedirs(work)
     c = Check(a)
     t_start = now()
-    results = {"mode": "dry-run" if dry else "gpu", "device": a.device, "bench": a.bench,
+    results = {"mode": "dry-run" if dry else "full", "device": a.device, "bench": a.bench,
                "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                "settings": {"epochs": a.epochs, "mnist_epochs": a.mnist_epochs, "seeds": a.seeds,
                             "jobs": a.jobs, "threads": a.threads, "ipcs": ipcs, "grid_ipcs": grid_ipcs,
