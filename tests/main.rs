@@ -10,6 +10,7 @@
 //! | `labels` | the label axis: teachers, soft and native labels, label gain, `--method-config` |
 //! | `import_export` | importing sets made elsewhere and `bench export` |
 //! | `results_integrity` | results that must not get lost or misreported: diverged students, repeated grid entries, comparability across result sets, below-chance cells |
+//! | `gpu_check` | `scripts/gpu-check.sh --dry-run`: the prepared GPU check on the CPU |
 //! | `report_snapshots` | every report format on hand-built records (insta snapshots in `snapshots/`) |
 //! | `reproduce` | `bench reproduce` of a published table, the machine in records and `bench env` |
 //! | `common` | helpers: where `bench` and the workspace are, running `bench`, reading records |
@@ -21,6 +22,7 @@
 mod cli;
 mod common;
 mod datasets;
+mod gpu_check;
 mod import_export;
 mod labels;
 mod report_snapshots;

@@ -33,38 +33,41 @@ class ConvNet(nn.Module):
 
 def dsa(x, groups):
     n, c, h, w = x.shape
+    dev = x.device
     g = groups[torch.randint(0, len(groups), (1,)).item()]
+    if g == "flip":
+        return torch.where(torch.rand(n, 1, 1, 1, device=dev) < 0.5, x.flip(3), x)
     if g == "color":
-        x = x + (torch.rand(n, 1, 1, 1) - 0.5)
+        x = x + (torch.rand(n, 1, 1, 1, device=dev) - 0.5)
         m = x.mean(1, keepdim=True)
-        x = (x - m) * (torch.rand(n, 1, 1, 1) * 2.0) + m
+        x = (x - m) * (torch.rand(n, 1, 1, 1, device=dev) * 2.0) + m
         m = x.mean([1, 2, 3], keepdim=True)
-        return (x - m) * (torch.rand(n, 1, 1, 1) + 0.5) + m
+        return (x - m) * (torch.rand(n, 1, 1, 1, device=dev) + 0.5) + m
     if g == "crop":
         sx, sy = int(h * 0.125 + 0.5), int(w * 0.125 + 0.5)
-        tx = torch.randint(-sx, sx + 1, (n, 1, 1))
-        ty = torch.randint(-sy, sy + 1, (n, 1, 1))
-        gb, gx, gy = torch.meshgrid(torch.arange(n), torch.arange(h), torch.arange(w), indexing="ij")
+        tx = torch.randint(-sx, sx + 1, (n, 1, 1), device=dev)
+        ty = torch.randint(-sy, sy + 1, (n, 1, 1), device=dev)
+        gb, gx, gy = torch.meshgrid(torch.arange(n, device=dev), torch.arange(h, device=dev), torch.arange(w, device=dev), indexing="ij")
         gx = torch.clamp(gx + tx + 1, 0, h + 1)
         gy = torch.clamp(gy + ty + 1, 0, w + 1)
         xp = F.pad(x, [1, 1, 1, 1]).permute(0, 2, 3, 1)
         return xp[gb, gx, gy].permute(0, 3, 1, 2)
     if g == "cutout":
         cs = int(h * 0.5 + 0.5)
-        ox = torch.randint(0, h + (1 - cs % 2), (n, 1, 1))
-        oy = torch.randint(0, w + (1 - cs % 2), (n, 1, 1))
-        r = torch.arange(h).view(1, h, 1)
-        q = torch.arange(w).view(1, 1, w)
+        ox = torch.randint(0, h + (1 - cs % 2), (n, 1, 1), device=dev)
+        oy = torch.randint(0, w + (1 - cs % 2), (n, 1, 1), device=dev)
+        r = torch.arange(h, device=dev).view(1, h, 1)
+        q = torch.arange(w, device=dev).view(1, 1, w)
         inside = (r >= ox - cs // 2) & (r < ox - cs // 2 + cs) & (q >= oy - cs // 2) & (q < oy - cs // 2 + cs)
         return x * (~inside).float().unsqueeze(1)
     if g == "scale":
-        sx = torch.rand(n) * (1.2 - 1 / 1.2) + 1 / 1.2
-        sy = torch.rand(n) * (1.2 - 1 / 1.2) + 1 / 1.2
-        z = torch.zeros(n)
+        sx = torch.rand(n, device=dev) * (1.2 - 1 / 1.2) + 1 / 1.2
+        sy = torch.rand(n, device=dev) * (1.2 - 1 / 1.2) + 1 / 1.2
+        z = torch.zeros(n, device=dev)
         theta = torch.stack([sx, z, z, z, sy, z], 1).view(n, 2, 3)
     else:  # rotate
-        t = (torch.rand(n) - 0.5) * 2 * 15 / 180 * math.pi
-        z = torch.zeros(n)
+        t = (torch.rand(n, device=dev) - 0.5) * 2 * 15 / 180 * math.pi
+        z = torch.zeros(n, device=dev)
         theta = torch.stack([t.cos(), t.sin(), z, -t.sin(), t.cos(), z], 1).view(n, 2, 3)
     grid = F.affine_grid(theta, list(x.shape), align_corners=True)
     return F.grid_sample(x, grid, align_corners=True)

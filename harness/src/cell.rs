@@ -117,6 +117,9 @@ pub fn run(
 ) -> anyhow::Result<Record> {
     let t0 = Instant::now();
     tch::set_num_threads(plan.threads_per_cell as i32);
+    if plan.deterministic {
+        crate::gpu::set_deterministic(true);
+    }
     let device = parse_device(&plan.device)?;
     let loaded = plan.protocol()?;
     let p = &loaded.protocol;

@@ -22,7 +22,7 @@
 //! The command layer is `cli/` (one module per subcommand, shared argument groups in
 //! `cli/args.rs`, the pure run resolution in `cli/resolve.rs`, exit codes in `error.rs`); it is
 //! the only layer that prints. Below it the modules form a DAG: `protocol`, `data`,
-//! `method_config`, `validate`, `plugin`, `env` and `scaffold` import nothing from this crate;
+//! `method_config`, `validate`, `plugin`, `env`, `gpu` and `scaffold` import nothing from this crate;
 //! `dataset` → `protocol`, `data`; `plan` → `dataset`, `protocol`, `method_config`; `import` →
 //! `plan`, `dataset`, `validate`, `plugin`; `executor` → `plan`, `import`, `plugin`,
 //! `provenance`; `cell` → `executor`, `import`, `train`, `validate`, …; `report` → `protocol`,
@@ -38,6 +38,7 @@ pub mod env;
 pub mod error;
 pub mod executor;
 pub mod export;
+pub mod gpu;
 pub mod import;
 pub mod layering;
 pub mod method_config;

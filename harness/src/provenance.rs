@@ -186,7 +186,7 @@ pub fn skeleton(
         dataset,
         device: plan.device.clone(),
         threads: plan.threads_per_cell,
-        deterministic: plan.device == "cpu",
+        deterministic: plan.device == "cpu" || plan.deterministic,
         machine: machine(),
         versions: versions(),
         evaluation: None,

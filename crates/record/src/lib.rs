@@ -369,7 +369,9 @@ pub struct Record {
     /// libtorch intra-op threads the cell ran with.
     pub threads: usize,
     /// True on CPU (bit-identical per seed on the same machine: same CPU model and libtorch
-    /// CPU capability, see [`Record::machine`]); false on GPU (nondeterministic kernels).
+    /// CPU capability, see [`Record::machine`]) and on a GPU under `--deterministic`
+    /// (libtorch's deterministic algorithms and cuDNN); false on a GPU otherwise
+    /// (nondeterministic kernels).
     pub deterministic: bool,
     /// The CPU the cell ran on and the kernels libtorch chose for it: across CPUs libtorch
     /// dispatches to other vector kernels (AVX2, AVX-512), so CPU results are bit-identical

@@ -71,11 +71,21 @@ pub struct DeviceArgs {
     /// cpu, cuda, cuda:N or auto (CUDA when available).
     #[arg(long, default_value = "auto")]
     pub device: String,
+    /// Deterministic mode: libtorch's deterministic algorithms and deterministic cuDNN (an
+    /// operation with no deterministic implementation fails instead); recorded in every
+    /// record. CPU runs are deterministic without it.
+    #[arg(long)]
+    pub deterministic: bool,
 }
 
 impl DeviceArgs {
     /// The device to run on, asking libtorch whether CUDA is there (see [`parse_device`]).
+    /// With `--deterministic`, also switches this process to deterministic mode
+    /// ([`crate::gpu::set_deterministic`]); cell processes get it through the plan.
     pub fn resolve(&self) -> Result<tch::Device, BenchError> {
+        if self.deterministic {
+            crate::gpu::set_deterministic(true);
+        }
         let cuda = tch::Cuda::is_available();
         let count = if cuda { tch::Cuda::device_count() } else { 0 };
         parse_device(&self.device, count as usize)

@@ -15,7 +15,8 @@
 //!   or an imported set runs, with a note saying so;
 //! - every `[methods.<name>]` table of `--method-config` must name a usable plugin;
 //! - threads: `--threads`, else `SLURM_CPUS_PER_TASK`, else the machine's CPUs; jobs:
-//!   `--jobs`, else one per thread on the CPU and 1 on a GPU, clamped to 1..=threads; each
+//!   `--jobs`, else one per thread on the CPU and on a GPU as many as its free memory holds
+//!   ([`crate::gpu::default_gpu_jobs`]; 1 when unknown), clamped to 1..=threads; each
 //!   cell gets threads / jobs threads (at least 1);
 //! - output: `--out`, else `bench-out/<protocol>/<dataset name>` for the embedded dataset and
 //!   `bench-out/<protocol>/<dataset name>-<first 8 hex digits of its content checksum>` for any
@@ -38,6 +39,11 @@ pub struct RunEnv {
     pub slurm_cpus_per_task: Option<String>,
     /// The CPUs this process may use (`std::thread::available_parallelism`).
     pub available_cpus: usize,
+    /// Free memory of the run's CUDA device in MiB (`None`: not a GPU run, or unknown).
+    pub gpu_free_mib: Option<u64>,
+    /// The GPU memory one cell process is planned with, MiB (`DISTILLERY_GPU_CELL_MIB`, else
+    /// [`crate::gpu::DEFAULT_CELL_MIB`]); used only with `gpu_free_mib`.
+    pub gpu_cell_mib: u64,
 }
 
 impl RunEnv {
@@ -48,7 +54,20 @@ impl RunEnv {
             available_cpus: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),
+            gpu_free_mib: None,
+            gpu_cell_mib: crate::gpu::DEFAULT_CELL_MIB,
         }
+    }
+
+    /// On a CUDA device, adds its free memory (nvidia-smi) and the planned per-cell footprint
+    /// (`DISTILLERY_GPU_CELL_MIB`); on any other device, returns `self` unchanged.
+    pub fn with_gpu(mut self, device: tch::Device) -> RunEnv {
+        if let tch::Device::Cuda(i) = device {
+            self.gpu_free_mib = crate::gpu::free_memory_mib(i);
+            self.gpu_cell_mib =
+                crate::gpu::cell_mib(std::env::var("DISTILLERY_GPU_CELL_MIB").ok().as_deref());
+        }
+        self
     }
 }
 
@@ -167,10 +186,12 @@ pub fn resolve(
     let threads = args.threads.resolve(cpus);
     let jobs = args
         .jobs
-        .unwrap_or(if device == tch::Device::Cpu {
-            threads
-        } else {
-            1
+        .unwrap_or(match device {
+            tch::Device::Cpu => threads,
+            tch::Device::Cuda(_) => {
+                crate::gpu::default_gpu_jobs(env.gpu_free_mib, env.gpu_cell_mib, threads)
+            }
+            _ => 1,
         })
         .clamp(1, threads);
     let threads_per_cell = (threads / jobs).max(1);

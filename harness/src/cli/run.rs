@@ -80,7 +80,7 @@ pub fn run(args: &RunArgs) -> Result<u8, BenchError> {
         device,
         &plugins.families(),
         overrides,
-        &RunEnv::of_process(),
+        &RunEnv::of_process().with_gpu(device),
     ) {
         Err(BenchError::UnknownMethod(m)) => return Err(plugins.missing(&m)),
         r => r?,
@@ -117,6 +117,7 @@ pub fn run(args: &RunArgs) -> Result<u8, BenchError> {
         image,
         dataset_checksum: data.checksum.clone(),
         device: device_name.clone(),
+        deterministic: args.device.deterministic,
         threads_per_cell,
         plugin_dirs: args.plugins.recorded(),
         method_config_origin: args.method_config.as_ref().map(|p| {
@@ -142,7 +143,7 @@ pub fn run(args: &RunArgs) -> Result<u8, BenchError> {
         plan.cells.len(),
         out.display()
     );
-    if device != tch::Device::Cpu {
+    if device != tch::Device::Cpu && !args.device.deterministic {
         eprintln!("note: GPU results are reproducible only up to nondeterministic CUDA kernels; CPU runs are bit-identical per seed");
     }
     if p.labels == crate::protocol::LabelMode::Soft {

@@ -38,6 +38,10 @@ pub struct Plan {
     pub image: crate::dataset::ImageOptions,
     pub dataset_checksum: String,
     pub device: String,
+    /// `--deterministic`: every cell switches libtorch to deterministic mode
+    /// ([`crate::gpu::set_deterministic`]) before its first operation.
+    #[serde(default)]
+    pub deterministic: bool,
     pub threads_per_cell: usize,
     pub plugin_dirs: Vec<PathBuf>,
     /// `--method-config FILE`: where the overrides came from, and the tables themselves.

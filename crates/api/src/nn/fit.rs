@@ -103,6 +103,13 @@ pub struct FitReport {
 /// Trains `net` (its variables in `vs`) on normalised images `x` `[N,C,H,W]` (float, already
 /// on the training device) with the recipe `spec`. Deterministic on CPU for fixed seeds.
 ///
+/// Device-resident: the batch indices of an epoch go to the device in one copy, the epoch's
+/// loss sum is accumulated on the device (float64, in the same order as a host sum, so CPU
+/// results are bit-identical to a host accumulation) and read once per epoch; no step waits
+/// for the device unless an `on_batch` callback or stored labels need host data, or batch
+/// mixing draws its parameters (CutMix/Mixup draw on the host, see [`super::mix`]).
+/// A non-finite epoch loss stops training after that epoch ([`FitReport::diverged_at`]).
+///
 /// # Errors
 /// [`tch::TchError`] from libtorch, or a stored-label batch that cannot be replayed.
 pub fn fit(
@@ -186,10 +193,18 @@ pub fn fit(
                 .map(|c| (c.to_vec(), None))
                 .collect(),
         };
-        let (mut sum, mut count) = (0.0, 0usize);
+        // The epoch's batch indices, concatenated, in one host-to-device copy.
+        let flat: Vec<i64> = batches
+            .iter()
+            .flat_map(|(c, _)| c.iter().copied())
+            .collect();
+        let flat = Tensor::from_slice(&flat).to_device(device);
+        let mut sum = Tensor::zeros([], (Kind::Double, device));
+        let (mut count, mut start) = (0usize, 0i64);
         for (chunk, stored) in &batches {
             let chunk = chunk.as_slice();
-            let idx = Tensor::from_slice(chunk).to_device(device);
+            let idx = flat.narrow(0, start, chunk.len() as i64);
+            start += chunk.len() as i64;
             let mut xb = x.index_select(0, &idx);
             let mut stored_logits = None;
             if let (Some(b), Targets::Stored(store)) = (stored, &targets) {
@@ -308,11 +323,13 @@ pub fn fit(
             if let Some(cb) = on_batch.as_mut() {
                 cb(epoch, chunk, &logits.detach());
             }
-            sum += loss.double_value(&[]) * chunk.len() as f64;
+            // On the device: f32 -> f64 is exact, and `* len` then `+=` in float64 round
+            // exactly as the host's `sum += loss as f64 * len` did.
+            sum += loss.detach().to_kind(Kind::Double) * chunk.len() as f64;
             count += chunk.len();
             steps += 1;
         }
-        last_loss = sum / count as f64;
+        last_loss = sum.double_value(&[]) / count as f64;
         epochs_run = epoch + 1;
         if count > 0 && !last_loss.is_finite() {
             // Diverged: further steps cannot recover from non-finite weights.
@@ -333,25 +350,31 @@ pub fn fit(
     })
 }
 
-/// Top-1 and top-5 accuracy (fractions) of `net` in eval mode on normalised `x` with labels `y`.
+/// Top-1 and top-5 accuracy (fractions) of `net` in eval mode on normalised `x` with labels `y`
+/// (int64 `[N]`, any device), `batch` images per forward pass. The labels go to `x`'s device
+/// once and the hit counts stay there until the end: one host synchronisation per call.
 pub fn evaluate(net: &dyn Network, x: &Tensor, y: &Tensor, batch: i64) -> (f64, f64) {
     let _guard = tch::no_grad_guard();
     let n = x.size()[0];
-    let (mut top1, mut top5) = (0i64, 0i64);
+    let y = y.to_device(x.device());
+    let mut hits = Tensor::zeros([2], (Kind::Int64, x.device()));
     let mut start = 0;
     while start < n {
         let len = batch.min(n - start);
         let xb = x.narrow(0, start, len);
-        let yb = y.narrow(0, start, len).to_device(x.device());
+        let yb = y.narrow(0, start, len);
         let logits = net.forward_t(&xb, false);
         let k = logits.size()[1].min(5);
         let (_, top) = logits.topk(k, 1, true, true);
         let hit = top.eq_tensor(&yb.unsqueeze(1));
-        top1 += hit.narrow(1, 0, 1).sum(Kind::Int64).int64_value(&[]);
-        top5 += hit.sum(Kind::Int64).int64_value(&[]);
+        hits += Tensor::stack(
+            &[hit.narrow(1, 0, 1).sum(Kind::Int64), hit.sum(Kind::Int64)],
+            0,
+        );
         start += len;
     }
-    (top1 as f64 / n as f64, top5 as f64 / n as f64)
+    let hits = Vec::<i64>::try_from(&hits).expect("two int64 counts");
+    (hits[0] as f64 / n as f64, hits[1] as f64 / n as f64)
 }
 
 /// What [`evaluate_detailed`] measured.
@@ -383,13 +406,17 @@ pub fn evaluate_detailed(
 ) -> Evaluated {
     let _guard = tch::no_grad_guard();
     let n = x.size()[0];
-    let (mut top1, mut top5) = (0i64, 0i64);
-    let mut confusion = vec![vec![0u64; classes]; classes];
+    let device = x.device();
+    let y = y.to_device(device).to_kind(Kind::Int64);
+    let k2 = (classes * classes) as i64;
+    // Hit counts and the flattened confusion matrix stay on the device: one read at the end.
+    let mut hits = Tensor::zeros([2], (Kind::Int64, device));
+    let mut cells = Tensor::zeros([k2], (Kind::Int64, device));
     let mut start = 0;
     while start < n {
         let len = batch.min(n - start);
         let xb = x.narrow(0, start, len);
-        let yb = y.narrow(0, start, len).to_device(x.device());
+        let yb = y.narrow(0, start, len);
         let logits = net.forward_t(&xb, false);
         assert_eq!(
             logits.size()[1],
@@ -399,24 +426,26 @@ pub fn evaluate_detailed(
         let k = logits.size()[1].min(5);
         let (_, top) = logits.topk(k, 1, true, true);
         let hit = top.eq_tensor(&yb.unsqueeze(1));
-        top1 += hit.narrow(1, 0, 1).sum(Kind::Int64).int64_value(&[]);
-        top5 += hit.sum(Kind::Int64).int64_value(&[]);
-        let pred = Vec::<i64>::try_from(
-            top.narrow(1, 0, 1)
-                .reshape([-1])
-                .to_device(tch::Device::Cpu),
-        )
-        .expect("int64 predictions");
-        let truth = Vec::<i64>::try_from(yb.to_device(tch::Device::Cpu).to_kind(Kind::Int64))
-            .expect("int64 labels");
-        for (t, p) in truth.iter().zip(&pred) {
-            confusion[*t as usize][*p as usize] += 1;
-        }
+        hits += Tensor::stack(
+            &[hit.narrow(1, 0, 1).sum(Kind::Int64), hit.sum(Kind::Int64)],
+            0,
+        );
+        let pred = top.narrow(1, 0, 1).reshape([-1]);
+        let flat = &yb * classes as i64 + pred;
+        let counts = flat.bincount::<Tensor>(None, k2);
+        assert_eq!(counts.size()[0], k2, "a label outside 0..{classes}");
+        cells += counts;
         start += len;
     }
+    let hits = Vec::<i64>::try_from(&hits).expect("two int64 counts");
+    let cells = Vec::<i64>::try_from(&cells.to_device(tch::Device::Cpu)).expect("int64 counts");
+    let confusion = cells
+        .chunks(classes.max(1))
+        .map(|row| row.iter().map(|&c| c as u64).collect())
+        .collect();
     Evaluated {
-        top1: top1 as f64 / n as f64,
-        top5: top5 as f64 / n as f64,
+        top1: hits[0] as f64 / n as f64,
+        top5: hits[1] as f64 / n as f64,
         confusion,
     }
 }
@@ -511,6 +540,46 @@ mod tests {
                     losses.last().unwrap() < &losses[0],
                     "{aug:?}/{mix:?}: loss did not fall: {losses:?}"
                 );
+            }
+        }
+    }
+
+    /// A non-finite epoch loss stops training after that epoch and says which; a finite run
+    /// reports none. (NaN images give a NaN loss at the first step.)
+    #[test]
+    fn a_non_finite_loss_stops_training_and_is_reported() {
+        let _rng = crate::rng::test_lock();
+        let x = Tensor::zeros([40, 1, 16, 16], (Kind::Float, Device::Cpu));
+        let y = Tensor::arange(40, (Kind::Int64, Device::Cpu)).remainder(2);
+        let small = ModelSpec {
+            arch: crate::spec::Arch::Convnet,
+            width: 8,
+            depth: 2,
+        };
+        for (fill, want) in [(0.5, None), (f64::NAN, Some(0))] {
+            let _ = x.shallow_clone().fill_(fill);
+            tch::manual_seed(0);
+            let vs = VarStore::new(Device::Cpu);
+            let net = build(&vs.root(), &small, [1, 16, 16], 2);
+            let r = fit(
+                net.as_ref(),
+                &vs,
+                &x,
+                Targets::Hard(&y),
+                &spec(Augment::None, Mix::None),
+                FitOptions::default(),
+            )
+            .unwrap();
+            assert_eq!(r.diverged_at, want, "fill {fill}");
+            match want {
+                None => {
+                    assert_eq!((r.epochs_run, r.steps), (15, 30));
+                    assert!(r.final_loss.is_finite());
+                }
+                Some(_) => {
+                    assert_eq!((r.epochs_run, r.steps), (1, 2));
+                    assert!(r.final_loss.is_nan());
+                }
             }
         }
     }

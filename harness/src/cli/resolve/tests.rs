@@ -33,6 +33,7 @@ fn env(slurm: Option<&str>, cpus: usize) -> RunEnv {
     RunEnv {
         slurm_cpus_per_task: slurm.map(str::to_string),
         available_cpus: cpus,
+        ..Default::default()
     }
 }
 
@@ -218,9 +219,29 @@ fn threads_come_from_slurm_then_the_machine_and_are_split_across_jobs() {
         cpu(&["--jobs", "0", "--threads", "0"], env(None, 4)),
         (1, 1, 1)
     );
-    // On a GPU: one cell at a time with every thread.
+    // On a GPU whose free memory is unknown: one cell at a time with every thread.
     let r = on(&[], Device::Cuda(0), &env(Some("12"), 64)).unwrap();
     assert_eq!((r.threads, r.jobs, r.threads_per_cell), (12, 1, 12));
+    // With its free memory known: as many cells as fit (crate::gpu::default_gpu_jobs), each
+    // with its share of the threads; --jobs still wins.
+    let gpu = |a: &[&str], free: u64, cell: u64| {
+        let e = RunEnv {
+            gpu_free_mib: Some(free),
+            gpu_cell_mib: cell,
+            ..env(Some("12"), 64)
+        };
+        let r = on(a, Device::Cuda(0), &e).unwrap();
+        (r.threads, r.jobs, r.threads_per_cell)
+    };
+    assert_eq!(gpu(&[], 80_000, 2048), (12, 8, 1));
+    assert_eq!(gpu(&[], 7_168, 2048), (12, 3, 4));
+    assert_eq!(gpu(&["--jobs", "2"], 80_000, 2048), (12, 2, 6));
+    // The free memory of a GPU never changes a CPU run.
+    let e = RunEnv {
+        gpu_free_mib: Some(80_000),
+        ..env(None, 4)
+    };
+    assert_eq!(cpu(&[], e), (4, 4, 1));
 }
 
 #[test]
