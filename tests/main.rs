@@ -8,6 +8,8 @@
 //! | `cli` | `bench` end to end: training, provenance, resumption, plugin loading, misbehaving plugins, bad input |
 //! | `labels` | the label axis: teachers, soft and native labels, label gain, `--method-config` |
 //! | `import_export` | importing sets made elsewhere and `bench export` |
+//! | `executor` | several `bench` processes on one output folder or cache: cells run once, teachers trained once, replaced records kept |
+//! | `slurm` | the Slurm executor against a real single-node Slurm (scripts/slurm/start.sh); fails loudly where Slurm cannot be started |
 //! | `report_snapshots` | every report format on hand-built records (insta snapshots in `snapshots/`) |
 //! | `common` | helpers: where `bench` and the workspace are, running `bench`, reading records |
 //!
@@ -17,6 +19,8 @@
 
 mod cli;
 mod common;
+mod executor;
 mod import_export;
 mod labels;
 mod report_snapshots;
+mod slurm;

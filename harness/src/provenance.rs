@@ -88,6 +88,7 @@ pub fn skeleton(
         teacher: None,
         error: None,
         cached_from: None,
+        slurm: None,
         finished_at: 0,
     }
 }
