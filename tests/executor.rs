@@ -127,10 +127,10 @@ fn several_processes_needing_one_uncached_teacher_train_it_once() {
 #[test]
 fn replaced_records_of_one_imported_file_are_all_kept_under_names_of_their_own() {
     let dir = fresh("stale");
-    let (out, file) = (dir.join("out"), dir.join("set.safetensors"));
-    let mut moved = Vec::new();
-    for seed in ["0", "1", "2"] {
-        // A new version of the same file each time (another seed's selection).
+    std::fs::create_dir_all(&dir).unwrap();
+    let (out, set) = (dir.join("out"), dir.join("set"));
+    let export = |seed: &str| {
+        let to = dir.join(format!("random-seed{seed}"));
         let o = crate::common::bench(
             &[
                 "export",
@@ -143,17 +143,45 @@ fn replaced_records_of_one_imported_file_are_all_kept_under_names_of_their_own()
                 "--seed",
                 seed,
                 "--out",
-                s(&file),
+                &format!("{}/", s(&to)),
             ],
             &[],
         );
         assert!(o.status.success(), "{}", text(&o));
+        to
+    };
+    let images = |d: &Path| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = (0..10)
+            .flat_map(|c| std::fs::read_dir(d.join(c.to_string())).unwrap())
+            .map(|e| e.unwrap().path())
+            .collect();
+        v.sort();
+        v
+    };
+    let random = export("0");
+    let mut moved = Vec::new();
+    for other in [None, Some("1"), Some("2")] {
+        // Three versions of one imported folder (row `file:random`, seed 0 in its metadata):
+        // random's set of seed 0, then the same folder with its images replaced by the
+        // selections of seeds 1 and 2.
+        let _ = std::fs::remove_dir_all(&set);
+        copy_dir(&random, &set);
+        if let Some(m) = other {
+            let from = export(m);
+            for p in images(&set) {
+                std::fs::remove_file(p).unwrap();
+            }
+            for p in images(&from) {
+                let rel = p.strip_prefix(&from).unwrap();
+                std::fs::copy(&p, set.join(rel)).unwrap();
+            }
+        }
         let o = crate::common::bench(
             &[
                 "--protocol",
                 TINY,
-                "--from",
-                s(&file),
+                "--methods",
+                &format!("file:{}", s(&set)),
                 "--ipc",
                 "1",
                 "--seeds",
@@ -170,9 +198,13 @@ fn replaced_records_of_one_imported_file_are_all_kept_under_names_of_their_own()
         );
         let t = text(&o);
         assert_eq!(o.status.code(), Some(0), "{t}");
+        assert!(
+            t.contains("] file.random__ipc1__s0 "),
+            "the cell ran again: {t}"
+        );
         moved.extend(
             t.lines()
-                .filter(|l| l.starts_with("note: file.set__ipc1__s0 was made under"))
+                .filter(|l| l.starts_with("note: file.random__ipc1__s0 was made under"))
                 .map(|l| PathBuf::from(l.rsplit_once("moved to ").unwrap().1)),
         );
     }
@@ -198,4 +230,17 @@ fn replaced_records_of_one_imported_file_are_all_kept_under_names_of_their_own()
         .collect();
     assert_ne!(versions[0], versions[1], "two different file versions kept");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
 }

@@ -7,7 +7,6 @@
 //! fails, saying why: it never passes without having run.
 
 use crate::common::{build_dir, record, root, s, text};
-use crate::executor::spawn;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -269,7 +268,7 @@ fn a_cancelled_array_resumes_without_losing_or_duplicating_cells() {
         "1",
     ];
     let cfg = config_home();
-    let mut child = {
+    let child = {
         let mut c = Command::new(crate::common::bench_path());
         c.current_dir(root())
             .args(args)
