@@ -179,7 +179,7 @@ pub enum Executor {
     Local,
     /// One Slurm job array with these settings; `detach`: return after submitting.
     Slurm {
-        options: crate::executor::slurm::SlurmOptions,
+        options: Box<crate::executor::slurm::SlurmOptions>,
         detach: bool,
     },
 }
@@ -250,7 +250,7 @@ impl ExecutorArgs {
         let d = defaults;
         let or = |a: &Option<String>, b: Option<String>| a.clone().or(b);
         Ok(Executor::Slurm {
-            options: crate::executor::slurm::SlurmOptions {
+            options: Box::new(crate::executor::slurm::SlurmOptions {
                 partition: or(&self.partition, d.partition),
                 time: or(&self.time, d.time),
                 cpus_per_task: self.cpus_per_task.or(d.cpus_per_task),
@@ -264,7 +264,7 @@ impl ExecutorArgs {
                 sbatch_args: [d.sbatch_args, self.sbatch_args.clone()].concat(),
                 cells_per_task: self.cells_per_task.or(d.cells_per_task),
                 poll_seconds: d.poll_seconds,
-            },
+            }),
             detach: self.detach,
         })
     }

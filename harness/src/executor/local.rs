@@ -98,7 +98,7 @@ pub fn run(
             continue;
         };
         match check_existing(plan, cell, plugin(cell), opts)? {
-            Found::Done(r) => done.push(r),
+            Found::Done(r) => done.push(*r),
             Found::Todo => todo.push(cell.clone()),
         }
     }
@@ -162,7 +162,7 @@ pub fn run(
                     cell.id
                 ));
                 bar.set_position(n_done as u64);
-                done.push(r);
+                done.push(*r);
                 continue;
             }
             let log = out.join("logs").join(format!("{}.log", cell.id));

@@ -103,7 +103,7 @@ pub fn is_current(r: &Record, plan: &Plan, plugin: Option<&Plugin>) -> bool {
 /// What [`check_existing`] found for a cell.
 pub enum Found {
     /// A current record (in the output folder, or copied there from the reference cache).
-    Done(Record),
+    Done(Box<Record>),
     /// Nothing usable: the cell must run (anything in the way was moved aside or removed).
     Todo,
 }
@@ -140,7 +140,7 @@ pub fn check_existing(
     if path.exists() {
         let stale = out.join("cells").join("stale");
         match record::read(&path) {
-            Ok(r) if is_current(&r, plan, plugin) => return Ok(Found::Done(r)),
+            Ok(r) if is_current(&r, plan, plugin) => return Ok(Found::Done(Box::new(r))),
             Ok(r) if r.status == Status::Ok => {
                 // Made under another protocol, dataset or plugin version: keep it aside.
                 std::fs::create_dir_all(&stale)?;
@@ -174,7 +174,7 @@ pub fn check_existing(
             if is_current(&r, plan, plugin) {
                 r.cached_from = Some(cached.display().to_string());
                 record::write_atomic(&path, &r)?;
-                return Ok(Found::Done(r));
+                return Ok(Found::Done(Box::new(r)));
             }
         }
     }

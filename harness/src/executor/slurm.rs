@@ -436,7 +436,7 @@ pub fn run(
         let claim = super::claim::Claim::try_acquire(&super::claim::cell_lock(out, &cell.id))?;
         if claim.is_some() {
             if let Found::Done(r) = check_existing(plan, cell, plugin(cell), opts)? {
-                done.push(r);
+                done.push(*r);
                 continue;
             }
         }
