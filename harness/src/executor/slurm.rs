@@ -371,6 +371,8 @@ fn progress(out: &Path, sub: &Submission, queued: &HashMap<u32, String>) -> (Pro
     let mut p = Progress::default();
     let mut secs = Vec::new();
     for (i, cells) in sub.tasks.iter().enumerate() {
+        // In a running task, the first cell without a record runs; the later ones wait.
+        let mut first_missing = true;
         for c in cells {
             match record::read(&record::path_for(out, c)) {
                 Ok(r) if r.status == Status::Ok => {
@@ -379,7 +381,11 @@ fn progress(out: &Path, sub: &Submission, queued: &HashMap<u32, String>) -> (Pro
                 }
                 Ok(_) => p.failed += 1,
                 Err(_) => match queued.get(&(i as u32)).map(|s| s.as_str()) {
-                    Some("RUNNING") | Some("COMPLETING") | Some("CONFIGURING") => p.running += 1,
+                    Some("RUNNING") | Some("COMPLETING") | Some("CONFIGURING")
+                        if std::mem::take(&mut first_missing) =>
+                    {
+                        p.running += 1
+                    }
                     Some(_) => p.pending += 1,
                     None => p.gone += 1,
                 },
