@@ -11,6 +11,8 @@
 //! | `import_export` | importing sets made elsewhere and `bench export` |
 //! | `results_integrity` | results that must not get lost or misreported: diverged students, repeated grid entries, comparability across result sets, below-chance cells |
 //! | `gpu_check` | `scripts/gpu-check.sh --dry-run`: the prepared GPU check on the CPU |
+//! | `executor` | several `bench` processes on one output folder or cache: cells run once, teachers trained once, replaced records kept |
+//! | `slurm` | the Slurm executor against a real single-node Slurm (scripts/slurm/start.sh); fails loudly where Slurm cannot be started |
 //! | `report_snapshots` | every report format on hand-built records (insta snapshots in `snapshots/`) |
 //! | `reproduce` | `bench reproduce` of a published table, the machine in records and `bench env` |
 //! | `common` | helpers: where `bench` and the workspace are, running `bench`, reading records |
@@ -22,9 +24,11 @@
 mod cli;
 mod common;
 mod datasets;
+mod executor;
 mod gpu_check;
 mod import_export;
 mod labels;
 mod report_snapshots;
 mod reproduce;
 mod results_integrity;
+mod slurm;

@@ -148,6 +148,7 @@ pub fn run(
         source: Some(data.source.clone()),
     };
     let mut rec = crate::provenance::skeleton(plan, cell, Some(&plugin), dataset);
+    rec.slurm = crate::executor::slurm::from_env();
     let method_config = rec.method_config.clone();
     rec.timings.load_seconds = load_seconds;
 

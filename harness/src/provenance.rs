@@ -207,6 +207,7 @@ pub fn skeleton(
         teacher: None,
         error: None,
         cached_from: None,
+        slurm: None,
         finished_at: 0,
     }
 }

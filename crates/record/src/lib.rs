@@ -422,6 +422,45 @@ pub struct Record {
     pub cached_from: Option<String>,
     /// When the record was written, seconds since the Unix epoch (see [`now`]).
     pub finished_at: u64,
+    /// Where the cell ran when a Slurm job array task started it (`bench --executor slurm`):
+    /// job and array ids, node, and the allocation's CPUs and GPUs. Absent (not written) for
+    /// cells run by the local executor and in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm: Option<SlurmInfo>,
+}
+
+/// The Slurm allocation a cell ran in, read from the task's environment (`SLURM_JOB_ID`,
+/// `SLURM_ARRAY_JOB_ID`, `SLURM_ARRAY_TASK_ID`, `SLURMD_NODENAME`, `SLURM_CPUS_PER_TASK`,
+/// `CUDA_VISIBLE_DEVICES`), or for a task that died without writing a record, from the
+/// scheduler (`sacct` or `scontrol show job`), with the state it ended in.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct SlurmInfo {
+    /// The task's own job id (`SLURM_JOB_ID`), e.g. `"57"`.
+    #[serde(default)]
+    pub job_id: String,
+    /// The array's job id (`SLURM_ARRAY_JOB_ID`), e.g. `"54"`: `scancel 54` cancels the array.
+    #[serde(default)]
+    pub array_job_id: String,
+    /// The array task index (`SLURM_ARRAY_TASK_ID`); `None` outside an array.
+    #[serde(default)]
+    pub array_task_id: Option<u32>,
+    /// The node the task ran on (`SLURMD_NODENAME`).
+    #[serde(default)]
+    pub node: String,
+    /// CPUs allocated to the task (`SLURM_CPUS_PER_TASK`); the cell's torch threads.
+    #[serde(default)]
+    pub cpus_per_task: Option<usize>,
+    /// The GPUs Slurm gave the task (`CUDA_VISIBLE_DEVICES`), e.g. `"0"`; `None` without GPUs.
+    #[serde(default)]
+    pub cuda_visible_devices: Option<String>,
+    /// For a record the submitting `bench` wrote because the task ended without one (or ended
+    /// failed): the scheduler's state (`FAILED`, `CANCELLED`, `TIMEOUT`, `OUT_OF_MEMORY`,
+    /// `NODE_FAIL`, …); `None` in records a task wrote itself and that finished normally.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// The scheduler's reason and exit code (`NonZeroExitCode, exit 1:0`) with `state`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl Record {

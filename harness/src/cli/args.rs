@@ -148,6 +148,176 @@ pub fn cpus(slurm_cpus_per_task: Option<&str>, available: usize) -> usize {
         .unwrap_or(available)
 }
 
+/// `--executor` and the Slurm options of a run (`bench --protocol P --executor slurm …`).
+///
+/// The Slurm options default to the `[slurm]` table of the user config file
+/// ([`user_config_path`]), whose keys are the options' names with `_` (`partition`,
+/// `time`, `cpus_per_task`, `mem`, `mem_per_cpu`, `gres`, `gpus_per_task`, `account`, `qos`,
+/// `array_parallelism`, `sbatch_args` (a list), `cells_per_task`, `poll_seconds`); an option
+/// given on the command line wins, `--sbatch-arg`s are added after the file's.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct ExecutorArgs {
+    /// Where the cells run: `local` (child processes on this machine) or `slurm` (one Slurm
+    /// job array; see the README, "Running on a Slurm cluster").
+    #[arg(long, default_value = "local", value_parser = ["local", "slurm"])]
+    pub executor: String,
+    /// Slurm: partition (`sbatch --partition`).
+    #[arg(long, help_heading = "Slurm executor")]
+    pub partition: Option<String>,
+    /// Slurm: time limit per array task (`sbatch --time`, e.g. 02:00:00).
+    #[arg(long, help_heading = "Slurm executor")]
+    pub time: Option<String>,
+    /// Slurm: CPUs per task (`sbatch --cpus-per-task`), also each task's torch threads.
+    #[arg(long, help_heading = "Slurm executor")]
+    pub cpus_per_task: Option<usize>,
+    /// Slurm: memory per task (`sbatch --mem`, e.g. 16G).
+    #[arg(long, help_heading = "Slurm executor")]
+    pub mem: Option<String>,
+    /// Slurm: memory per CPU (`sbatch --mem-per-cpu`).
+    #[arg(long, help_heading = "Slurm executor")]
+    pub mem_per_cpu: Option<String>,
+    /// Slurm: generic resources per task (`sbatch --gres`, e.g. gpu:1).
+    #[arg(long, help_heading = "Slurm executor")]
+    pub gres: Option<String>,
+    /// Slurm: GPUs per task (`sbatch --gpus-per-task`).
+    #[arg(long, help_heading = "Slurm executor")]
+    pub gpus_per_task: Option<String>,
+    /// Slurm: account to charge (`sbatch --account`).
+    #[arg(long, help_heading = "Slurm executor")]
+    pub account: Option<String>,
+    /// Slurm: quality of service (`sbatch --qos`).
+    #[arg(long, help_heading = "Slurm executor")]
+    pub qos: Option<String>,
+    /// Slurm: at most N array tasks at once (`--array=0-M%N`).
+    #[arg(long, help_heading = "Slurm executor")]
+    pub array_parallelism: Option<usize>,
+    /// Slurm: one more sbatch option, e.g. --sbatch-arg=--constraint=a100 (repeatable).
+    #[arg(
+        long = "sbatch-arg",
+        allow_hyphen_values = true,
+        help_heading = "Slurm executor"
+    )]
+    pub sbatch_args: Vec<String>,
+    /// Slurm: cells per array task (cells of one budget share a task; default 1).
+    #[arg(long, help_heading = "Slurm executor")]
+    pub cells_per_task: Option<usize>,
+    /// Slurm: return once the array is submitted (follow it with `bench status DIR`).
+    #[arg(long, help_heading = "Slurm executor")]
+    pub detach: bool,
+}
+
+/// Where a run's cells go, resolved from [`ExecutorArgs`] and the user config file.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Executor {
+    /// Child processes on this machine.
+    Local,
+    /// One Slurm job array with these settings; `detach`: return after submitting.
+    Slurm {
+        options: Box<crate::executor::slurm::SlurmOptions>,
+        detach: bool,
+    },
+}
+
+/// The user config file: `$XDG_CONFIG_HOME/distillery/config.toml`, else
+/// `~/.config/distillery/config.toml`; `None` without either variable.
+pub fn user_config_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("distillery").join("config.toml"))
+}
+
+/// The `[slurm]` table of the config file `text` (read from `path`, named in errors).
+///
+/// # Errors
+/// Invalid TOML or an unknown key (exit 2).
+pub fn slurm_defaults(
+    text: &str,
+    path: &std::path::Path,
+) -> Result<crate::executor::slurm::SlurmOptions, BenchError> {
+    #[derive(serde::Deserialize, Default)]
+    struct File {
+        #[serde(default)]
+        slurm: crate::executor::slurm::SlurmOptions,
+    }
+    let f: File =
+        toml::from_str(text).map_err(|e| BenchError::Usage(format!("{}: {e}", path.display())))?;
+    Ok(f.slurm)
+}
+
+impl ExecutorArgs {
+    /// The executor: `--executor`, the Slurm options over `defaults` (the config file's
+    /// `[slurm]` table). Slurm options with the local executor are an error (exit 2).
+    pub fn resolve_with(
+        &self,
+        defaults: crate::executor::slurm::SlurmOptions,
+    ) -> Result<Executor, BenchError> {
+        let given = [
+            ("--partition", self.partition.is_some()),
+            ("--time", self.time.is_some()),
+            ("--cpus-per-task", self.cpus_per_task.is_some()),
+            ("--mem", self.mem.is_some()),
+            ("--mem-per-cpu", self.mem_per_cpu.is_some()),
+            ("--gres", self.gres.is_some()),
+            ("--gpus-per-task", self.gpus_per_task.is_some()),
+            ("--account", self.account.is_some()),
+            ("--qos", self.qos.is_some()),
+            ("--array-parallelism", self.array_parallelism.is_some()),
+            ("--sbatch-arg", !self.sbatch_args.is_empty()),
+            ("--cells-per-task", self.cells_per_task.is_some()),
+            ("--detach", self.detach),
+        ];
+        if self.executor == "local" {
+            if let Some((flag, _)) = given.iter().find(|(_, g)| *g) {
+                return Err(BenchError::Usage(format!(
+                    "{flag} is an option of the Slurm executor: add --executor slurm"
+                )));
+            }
+            return Ok(Executor::Local);
+        }
+        if self.cells_per_task == Some(0) || self.array_parallelism == Some(0) {
+            return Err(BenchError::Usage(
+                "--cells-per-task and --array-parallelism must be at least 1".into(),
+            ));
+        }
+        let d = defaults;
+        let or = |a: &Option<String>, b: Option<String>| a.clone().or(b);
+        Ok(Executor::Slurm {
+            options: Box::new(crate::executor::slurm::SlurmOptions {
+                partition: or(&self.partition, d.partition),
+                time: or(&self.time, d.time),
+                cpus_per_task: self.cpus_per_task.or(d.cpus_per_task),
+                mem: or(&self.mem, d.mem),
+                mem_per_cpu: or(&self.mem_per_cpu, d.mem_per_cpu),
+                gres: or(&self.gres, d.gres),
+                gpus_per_task: or(&self.gpus_per_task, d.gpus_per_task),
+                account: or(&self.account, d.account),
+                qos: or(&self.qos, d.qos),
+                array_parallelism: self.array_parallelism.or(d.array_parallelism),
+                sbatch_args: [d.sbatch_args, self.sbatch_args.clone()].concat(),
+                cells_per_task: self.cells_per_task.or(d.cells_per_task),
+                poll_seconds: d.poll_seconds,
+            }),
+            detach: self.detach,
+        })
+    }
+
+    /// [`ExecutorArgs::resolve_with`] the user config file's `[slurm]` table (when the file
+    /// exists and the executor is Slurm).
+    pub fn resolve(&self) -> Result<Executor, BenchError> {
+        let defaults = match (self.executor.as_str(), user_config_path()) {
+            ("slurm", Some(p)) if p.exists() => {
+                let text = std::fs::read_to_string(&p)
+                    .map_err(|e| BenchError::Usage(format!("{}: {e}", p.display())))?;
+                slurm_defaults(&text, &p)?
+            }
+            _ => Default::default(),
+        };
+        self.resolve_with(defaults)
+    }
+}
+
 /// `--ipc`, `--fraction`, `--bytes`.
 #[derive(clap::Args, Clone, Debug)]
 pub struct BudgetArgs {
@@ -360,6 +530,40 @@ mod tests {
         assert_eq!(
             msg(budgets(&[], &[0.0], &[]).resolve_one()),
             "--fraction 0: must be in (0, 1]"
+        );
+    }
+
+    #[test]
+    fn slurm_options_come_from_the_command_line_over_the_config_file() {
+        let file = "[slurm]\npartition = \"gpu\"\ntime = \"01:00:00\"\nsbatch_args = [\"--constraint=a100\"]\ncells_per_task = 4\n";
+        let d = slurm_defaults(file, std::path::Path::new("c.toml")).unwrap();
+        let a = ExecutorArgs {
+            executor: "slurm".into(),
+            time: Some("00:10:00".into()),
+            sbatch_args: vec!["--exclusive".into()],
+            detach: true,
+            ..Default::default()
+        };
+        let Executor::Slurm { options, detach } = a.resolve_with(d).unwrap() else {
+            panic!("slurm")
+        };
+        assert!(detach);
+        assert_eq!(options.partition.as_deref(), Some("gpu"));
+        assert_eq!(options.time.as_deref(), Some("00:10:00"));
+        assert_eq!(options.cells_per_task, Some(4));
+        assert_eq!(options.sbatch_args, ["--constraint=a100", "--exclusive"]);
+        assert_eq!(
+            msg(slurm_defaults("[slurm]\npartitoin = \"x\"\n", std::path::Path::new("c.toml"))),
+            "c.toml: TOML parse error at line 2, column 1\n  |\n2 | partitoin = \"x\"\n  | ^^^^^^^^^\nunknown field `partitoin`, expected one of `partition`, `time`, `cpus_per_task`, `mem`, `mem_per_cpu`, `gres`, `gpus_per_task`, `account`, `qos`, `array_parallelism`, `sbatch_args`, `cells_per_task`, `poll_seconds`\n"
+        );
+        let local = ExecutorArgs {
+            executor: "local".into(),
+            partition: Some("gpu".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            msg(local.resolve_with(Default::default())),
+            "--partition is an option of the Slurm executor: add --executor slurm"
         );
     }
 }

@@ -14,6 +14,10 @@ pub struct CellArgs {
     pub plan: PathBuf,
     #[arg(long)]
     pub cell: String,
+    /// Take the cell's claim first (waiting while another process runs it) and do nothing
+    /// when a current record is there by then: how Slurm tasks run cells.
+    #[arg(long)]
+    pub claim: bool,
 }
 
 /// Runs the cell and writes its record next to the plan; exit 1 when the cell failed (its
@@ -30,6 +34,42 @@ pub fn run(a: &CellArgs) -> Result<u8, BenchError> {
         .with_context(|| format!("no cell {} in the plan", a.cell))?
         .clone();
     let out_dir = a.plan.parent().map(|p| p.to_path_buf()).unwrap_or_default();
+    let mut plan = plan;
+    if crate::executor::slurm::from_env().is_some() {
+        // In a Slurm allocation: its CPUs are the cell's threads, its GPUs are numbered
+        // from 0 (CUDA_VISIBLE_DEVICES), whatever the submitting machine had.
+        let cpus = ["SLURM_CPUS_PER_TASK", "SLURM_CPUS_ON_NODE"]
+            .iter()
+            .find_map(|k| std::env::var(k).ok()?.parse::<usize>().ok());
+        if let Some(n) = cpus {
+            plan.threads_per_cell = n.max(1);
+        }
+        if plan.device.starts_with("cuda") && std::env::var_os("CUDA_VISIBLE_DEVICES").is_some() {
+            plan.device = "cuda:0".into();
+        }
+    }
+    let _claim = if a.claim {
+        let lock = crate::executor::claim::cell_lock(&out_dir, &spec.id);
+        let c = crate::executor::claim::Claim::acquire(&lock).map_err(anyhow::Error::from)?;
+        let plugin = crate::import::plugin_for(&spec, &plan.plugin_dirs).ok();
+        let opts = crate::executor::Options {
+            out: out_dir.clone(),
+            jobs: 1,
+            reference_cache: None,
+        };
+        if let crate::executor::Found::Done(_) =
+            crate::executor::check_existing(&plan, &spec, plugin.as_ref(), &opts)?
+        {
+            eprintln!(
+                "{}: its record is already there and current (another process ran it); nothing to do",
+                spec.id
+            );
+            return Ok(exit_code::SUCCESS);
+        }
+        Some(c)
+    } else {
+        None
+    };
     let rec = crate::cell::run(&plan, &spec, &out_dir, &mut |line| eprintln!("{line}"))?;
     Ok(if rec.status == record::Status::Ok {
         exit_code::SUCCESS

@@ -3,7 +3,7 @@
 //! `harness/src/main.rs` only calls [`main`]. The layers, top to bottom:
 //! - this module: the [`Cli`] parser, the [`Cmd`] enum and the dispatch;
 //! - one module per subcommand ([`run`] for `bench --protocol …`, [`report`], [`compare`],
-//!   [`export`], [`teacher`], [`plugin`], [`list`], [`env`], [`cell`], [`new_plugin`],
+//!   [`export`], [`status`], [`teacher`], [`plugin`], [`list`], [`env`], [`cell`], [`new_plugin`],
 //!   [`reproduce`]):
 //!   each turns its arguments into typed input, calls the library and prints the result;
 //! - [`args`]: the options several subcommands share, declared once, each with one `resolve()`;
@@ -25,6 +25,7 @@ pub mod report;
 pub mod reproduce;
 pub mod resolve;
 pub mod run;
+pub mod status;
 pub mod teacher;
 
 #[cfg(test)]
@@ -67,6 +68,8 @@ pub enum Cmd {
     List(list::ListArgs),
     /// Print the table for a result directory (or publish it under results/).
     Report(report::ReportArgs),
+    /// How far a run is: cells done, failed, running or pending (Slurm), missing.
+    Status(status::StatusArgs),
     /// Compare two result directories (B - A per method and budget, with tests).
     Compare(compare::CompareArgs),
     /// Re-run the cells of a published table on this machine: per cell, exact agreement or
@@ -109,6 +112,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, BenchError> {
         Some(Cmd::Env(a)) => env::run(&a),
         Some(Cmd::List(a)) => list::run(&a),
         Some(Cmd::Report(a)) => report::run(a),
+        Some(Cmd::Status(a)) => status::run(&a),
         Some(Cmd::Compare(a)) => compare::run(&a),
         Some(Cmd::Reproduce(a)) => reproduce::run(&a),
         Some(Cmd::Plugin { cmd }) => plugin::run(cmd),

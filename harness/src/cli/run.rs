@@ -2,7 +2,9 @@
 //! dataset and the plugins, lets [`super::resolve`] decide the run, then plans, executes and
 //! prints the report.
 
-use super::args::{BudgetArgs, DataArgs, DeviceArgs, PluginArgs, ThreadArgs};
+use super::args::{
+    BudgetArgs, DataArgs, DeviceArgs, Executor, ExecutorArgs, PluginArgs, ThreadArgs,
+};
 use super::resolve::{resolve, ResolvedRun, RunEnv};
 use super::teacher::teacher_line;
 use crate::error::{exit_code, BenchError};
@@ -54,6 +56,8 @@ pub struct RunArgs {
     /// over the protocol's. Recorded in every cell; changes it re-run the affected cells.
     #[arg(long)]
     pub method_config: Option<PathBuf>,
+    #[command(flatten)]
+    pub executor: ExecutorArgs,
 }
 
 /// Runs the protocol: exit 0 when every cell succeeded, 1 when some failed.
@@ -63,10 +67,20 @@ pub fn run(args: &RunArgs) -> Result<u8, BenchError> {
             "no protocol given: run `bench --protocol hard-label` (see `bench --help`)".into(),
         ));
     };
+    let executor_kind = args.executor.resolve()?;
     let loaded = Loaded::resolve(pspec)?;
     let p = &loaded.protocol;
     let (dataset, image, data) = args.data.load(p)?;
-    let device = args.device.resolve()?;
+    // A Slurm run that asks for GPUs gets them on the compute nodes, not necessarily here.
+    let device = match &executor_kind {
+        Executor::Slurm { options, .. }
+            if (options.gres.is_some() || options.gpus_per_task.is_some())
+                && (args.device.device == "auto" || args.device.device.starts_with("cuda")) =>
+        {
+            tch::Device::Cuda(0)
+        }
+        _ => args.device.resolve()?,
+    };
     let plugins = args.plugins.resolve();
     let overrides = match &args.method_config {
         None => Default::default(),
@@ -146,7 +160,7 @@ pub fn run(args: &RunArgs) -> Result<u8, BenchError> {
     if device != tch::Device::Cpu && !args.device.deterministic {
         eprintln!("note: GPU results are reproducible only up to nondeterministic CUDA kernels; CPU runs are bit-identical per seed");
     }
-    if p.labels == crate::protocol::LabelMode::Soft {
+    if p.labels == crate::protocol::LabelMode::Soft && executor_kind == Executor::Local {
         // Every cell needs the teacher: train (or load) it once here, with all threads,
         // rather than in the first cell while the others wait on its lock.
         tch::set_num_threads(threads as i32);
@@ -165,7 +179,18 @@ pub fn run(args: &RunArgs) -> Result<u8, BenchError> {
         },
     };
     let started = std::time::Instant::now();
-    let records = executor::run(&plan, &plugins.by_name, &opts)?;
+    let records = match &executor_kind {
+        Executor::Local => executor::run(&plan, &plugins.by_name, &opts)?,
+        Executor::Slurm { options, detach } => {
+            if p.labels == crate::protocol::LabelMode::Soft {
+                eprintln!("note: the tasks share the teacher through the per-user cache: the first task to need it trains it, the others wait for it");
+            }
+            match executor::slurm::run(&plan, &plugins.by_name, &opts, options, *detach)? {
+                Some(r) => r,
+                None => return Ok(exit_code::SUCCESS),
+            }
+        }
+    };
     let ids: std::collections::HashSet<&str> = plan.cells.iter().map(|c| c.id.as_str()).collect();
     let mine: Vec<record::Record> = records
         .into_iter()

@@ -1,81 +1,25 @@
 //! The local executor: runs the plan's cells as child processes (`bench __cell`), `jobs` at a
 //! time, skipping cells whose record is already there and current. A child that crashes
 //! (segfault, abort, out of memory) fails its cell only; the parent records why.
+//!
+//! Several runs may share one output folder: this process holds a cell's [`Claim`] while its
+//! child runs the cell, so another run skips it for now, and reuses its record once the claim
+//! is released. A reference cell that the per-user cache may provide is also run under the
+//! claim of its cache entry, so two runs (in any folders) build it once.
 
+use super::claim::{self, Claim};
+use super::{
+    check_existing, failed_record, label_of, log_tail, plugins_of, reference_entry,
+    store_reference, Found, Options,
+};
 use crate::plan::{CellSpec, Plan};
 use crate::plugin::Plugin;
 use crate::record::{self, Record, Status};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-pub struct Options {
-    pub out: PathBuf,
-    pub jobs: usize,
-    /// Reuse reference (`full`) records from the per-user cache.
-    pub reference_cache: Option<PathBuf>,
-}
-
-/// The per-user cache root: `$XDG_CACHE_HOME/distillery` or `~/.cache/distillery`.
-pub fn cache_root() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("distillery"))
-}
-
-/// The default per-user cache folder for reference cells.
-pub fn default_cache_dir() -> Option<PathBuf> {
-    Some(cache_root()?.join("reference"))
-}
-
-fn cache_key(plan: &Plan, cell: &CellSpec, plugin: &Plugin) -> String {
-    use sha2::{Digest, Sha256};
-    let v = crate::provenance::versions();
-    let key = format!(
-        "{}|{}|{}|{}|{}|{}|{}|{}|{}",
-        plan.protocol_hash,
-        plan.dataset_checksum,
-        cell.method,
-        plugin.info.version,
-        cell.seed,
-        plan.device,
-        v.distillery,
-        v.libtorch,
-        v.api
-    );
-    hex::encode(&Sha256::digest(key.as_bytes())[..16])
-}
-
-/// A finished record is reused only if it was made under the same protocol, dataset, plugin
-/// version and method configuration (records from before the configuration was recorded ran
-/// with the protocol's own table).
-fn is_current(r: &Record, plan: &Plan, plugin: Option<&Plugin>) -> bool {
-    let config_same = || {
-        let Ok(loaded) = plan.protocol() else {
-            return false;
-        };
-        let wanted = plan.method_config(&loaded, &r.method);
-        if r.method_config.is_null() {
-            wanted == loaded.method_config(&r.method)
-        } else {
-            r.method_config == wanted
-        }
-    };
-    r.status == Status::Ok
-        && r.protocol.hash == plan.protocol_hash
-        && r.dataset.checksum == plan.dataset_checksum
-        && plugin.is_some_and(|p| p.info.version == r.plugin_version)
-        && config_same()
-}
-
-fn log_tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let v: Vec<&str> = text.lines().collect();
-    v[v.len().saturating_sub(lines)..].join("\n")
-}
 
 #[cfg(unix)]
 fn describe_exit(status: std::process::ExitStatus) -> String {
@@ -104,9 +48,34 @@ struct Running {
     child: Child,
     log: PathBuf,
     started: Instant,
+    /// The cell's claim and, for a cacheable reference cell, its cache entry's: released
+    /// when the record (and cache entry) are written.
+    _claims: Vec<Claim>,
 }
 
-/// Runs every cell of the plan; returns the records of all cells (finished earlier or now).
+/// Takes the claims a cell needs to run here (its own, and its reference-cache entry's),
+/// or `None` when another process holds one of them.
+fn claim_cell(
+    plan: &Plan,
+    cell: &CellSpec,
+    plugin: Option<&Plugin>,
+    opts: &Options,
+) -> anyhow::Result<Option<Vec<Claim>>> {
+    let Some(own) = Claim::try_acquire(&claim::cell_lock(&opts.out, &cell.id))? else {
+        return Ok(None);
+    };
+    let mut claims = vec![own];
+    if let Some((_, lock)) = reference_entry(opts, plan, cell, plugin) {
+        let Some(c) = Claim::try_acquire(&lock)? else {
+            return Ok(None);
+        };
+        claims.push(c);
+    }
+    Ok(Some(claims))
+}
+
+/// Runs every cell of the plan; returns the records of all cells (finished earlier, now, or
+/// by another process sharing the output folder).
 pub fn run(
     plan: &Plan,
     plugins: &HashMap<String, Plugin>,
@@ -117,54 +86,21 @@ pub fn run(
     std::fs::create_dir_all(out.join("logs"))?;
     let plan_path = out.join("plan.json");
     record::write_atomic(&plan_path, plan)?;
+    let owned = plugins_of(plan, plugins);
+    let plugin = |c: &CellSpec| owned.get(&c.id).and_then(|p| p.as_ref());
 
     let mut todo: Vec<CellSpec> = Vec::new();
     let mut done: Vec<Record> = Vec::new();
     for cell in &plan.cells {
-        let path = record::path_for(out, &cell.id);
-        // The importer for a set imported from a file: its version carries the file's hash.
-        let owned = crate::import::loaded_plugin_for(cell, plugins);
-        let plugin = owned.as_ref();
-        if path.exists() {
-            match record::read(&path) {
-                Ok(r) if is_current(&r, plan, plugin) => {
-                    done.push(r);
-                    continue;
-                }
-                Ok(r) if r.status == Status::Ok => {
-                    // Made under another protocol, dataset or plugin version: keep it aside.
-                    let stale = out.join("cells").join("stale");
-                    std::fs::create_dir_all(&stale)?;
-                    let dest = stale.join(format!(
-                        "{}.{}.json",
-                        cell.id,
-                        &r.protocol.hash[..12.min(r.protocol.hash.len())]
-                    ));
-                    std::fs::rename(&path, &dest)?;
-                    eprintln!("note: {} was made under another protocol/dataset/plugin version; moved to {}", cell.id, dest.display());
-                }
-                Ok(_) => std::fs::remove_file(&path)?, // an earlier failure: run again
-                Err(e) => {
-                    // Unreadable: keep it for inspection, out of the way of the new record.
-                    let stale = out.join("cells").join("stale");
-                    std::fs::create_dir_all(&stale)?;
-                    std::fs::rename(&path, stale.join(format!("{}.unreadable.json", cell.id)))?;
-                    eprintln!("note: {e}; moved aside, running the cell again");
-                }
-            }
+        // A cell another process is running now is looked at again when its claim is free.
+        let Some(_claim) = Claim::try_acquire(&claim::cell_lock(out, &cell.id))? else {
+            todo.push(cell.clone());
+            continue;
+        };
+        match check_existing(plan, cell, plugin(cell), opts)? {
+            Found::Done(r) => done.push(*r),
+            Found::Todo => todo.push(cell.clone()),
         }
-        if let (Some(cache), None, Some(p)) = (&opts.reference_cache, cell.budget, plugin) {
-            let cached = cache.join(format!("{}.json", cache_key(plan, cell, p)));
-            if let Ok(mut r) = record::read(&cached) {
-                if is_current(&r, plan, Some(p)) {
-                    r.cached_from = Some(cached.display().to_string());
-                    record::write_atomic(&path, &r)?;
-                    done.push(r);
-                    continue;
-                }
-            }
-        }
-        todo.push(cell.clone());
     }
 
     let total = plan.cells.len();
@@ -188,6 +124,13 @@ pub fn run(
     } else {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
+    let say = |line: String| {
+        if tty {
+            bar.println(line);
+        } else {
+            eprintln!("{line}");
+        }
+    };
     let exe = std::env::current_exe()?;
     // Longest first (reference cells, then larger budgets): with several cells in parallel the
     // run then ends on short cells instead of one long straggler. Stable: plan order otherwise.
@@ -196,14 +139,32 @@ pub fn run(
             .partial_cmp(&cost_rank(a))
             .unwrap_or(std::cmp::Ordering::Equal)
     });
-    let mut queue: std::collections::VecDeque<CellSpec> = todo.into();
+    let mut queue: VecDeque<CellSpec> = todo.into();
     // Wall time of the cells finished in this run, by budget label (for the ETA).
     let mut durations: HashMap<String, Vec<f64>> = HashMap::new();
     let mut running: Vec<Running> = Vec::new();
-    let mut finished_now = 0usize;
+    let mut n_done = skipped;
     loop {
-        while running.len() < opts.jobs.max(1) {
-            let Some(cell) = queue.pop_front() else { break };
+        // Start the first queued cells whose claims are free; a claimed one waits its turn.
+        let mut i = 0;
+        while running.len() < opts.jobs.max(1) && i < queue.len() {
+            let cell = queue[i].clone();
+            let Some(claims) = claim_cell(plan, &cell, plugin(&cell), opts)? else {
+                i += 1;
+                continue;
+            };
+            queue.remove(i);
+            // Another process may have finished it while we waited for the claim.
+            if let Found::Done(r) = check_existing(plan, &cell, plugin(&cell), opts)? {
+                n_done += 1;
+                say(format!(
+                    "[{n_done}/{total}] {} finished by another run (reused)",
+                    cell.id
+                ));
+                bar.set_position(n_done as u64);
+                done.push(*r);
+                continue;
+            }
             let log = out.join("logs").join(format!("{}.log", cell.id));
             let f = std::fs::File::create(&log)?;
             let child = Command::new(&exe)
@@ -226,12 +187,18 @@ pub fn run(
                 child,
                 log,
                 started: Instant::now(),
+                _claims: claims,
             });
         }
-        if running.is_empty() {
+        if running.is_empty() && queue.is_empty() {
             break;
         }
-        std::thread::sleep(Duration::from_millis(50));
+        // Nothing of ours running: the rest is being run by other processes; wait for them.
+        std::thread::sleep(Duration::from_millis(if running.is_empty() {
+            250
+        } else {
+            50
+        }));
         let mut i = 0;
         while i < running.len() {
             let Some(status) = running[i].child.try_wait()? else {
@@ -253,7 +220,7 @@ pub fn run(
                     let rec = failed_record(
                         plan,
                         &r.cell,
-                        crate::import::loaded_plugin_for(&r.cell, plugins).as_ref(),
+                        plugin(&r.cell),
                         reason,
                         r.started.elapsed().as_secs_f64(),
                     );
@@ -261,16 +228,10 @@ pub fn run(
                     rec
                 }
             };
-            if rec.status == Status::Ok && rec.budget.is_none() {
-                if let (Some(cache), Some(p)) = (&opts.reference_cache, plugins.get(&rec.method)) {
-                    let _ = record::write_atomic(
-                        &cache.join(format!("{}.json", cache_key(plan, &r.cell, p))),
-                        &rec,
-                    );
-                }
+            if rec.budget.is_none() {
+                store_reference(opts, plan, &r.cell, plugin(&r.cell), &rec);
             }
-            finished_now += 1;
-            let n_done = skipped + finished_now;
+            n_done += 1;
             let what = match (&rec.status, rec.accuracy()) {
                 (Status::Ok, Some(a)) => format!("{:.2}%", a * 100.0),
                 _ => format!(
@@ -288,34 +249,26 @@ pub fn run(
                 .or_default()
                 .push(r.started.elapsed().as_secs_f64());
             let eta = estimate_remaining(&durations, &queue, &running, opts.jobs.max(1));
-            let line = format!(
+            say(format!(
                 "[{n_done}/{total}] {} {what} ({:.1} s; ETA {})",
                 r.cell.id,
                 rec.timings.total_seconds,
-                fmt_secs(eta)
-            );
-            if tty {
-                bar.println(line);
-                bar.set_position(n_done as u64);
-            } else {
-                eprintln!("{line}");
-            }
+                super::fmt_secs(eta)
+            ));
+            bar.set_position(n_done as u64);
             done.push(rec);
+            // `r` (and its claims) dropped here: the record is written.
         }
     }
     bar.finish_and_clear();
     Ok(done)
 }
 
-fn label_of(c: &CellSpec) -> String {
-    c.budget.map(|b| b.label()).unwrap_or_else(|| "full".into())
-}
-
 /// Seconds left: every queued or running cell is estimated by the mean wall time of finished
 /// cells with the same budget (else of all finished cells), spread over the parallel slots.
 fn estimate_remaining(
     durations: &HashMap<String, Vec<f64>>,
-    queue: &std::collections::VecDeque<CellSpec>,
+    queue: &VecDeque<CellSpec>,
     running: &[Running],
     jobs: usize,
 ) -> f64 {
@@ -343,39 +296,4 @@ fn cost_rank(c: &CellSpec) -> f64 {
         Some(distillery_api::Budget::Fraction(f)) => 1e6 * f,
         Some(distillery_api::Budget::Bytes(b)) => b as f64 / 1e3,
     }
-}
-
-pub fn fmt_secs(s: f64) -> String {
-    let s = s.max(0.0).round() as u64;
-    if s >= 3600 {
-        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
-    } else if s >= 60 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{s}s")
-    }
-}
-
-fn failed_record(
-    plan: &Plan,
-    cell: &CellSpec,
-    plugin: Option<&Plugin>,
-    reason: String,
-    secs: f64,
-) -> Record {
-    let dataset = record::DatasetRef {
-        name: plan.dataset.clone(),
-        checksum: plan.dataset_checksum.clone(),
-        classes: 0,
-        shape: [0, 0, 0],
-        train: 0,
-        val: 0,
-        test: 0,
-        source: None,
-    };
-    let mut rec = crate::provenance::skeleton(plan, cell, plugin, dataset);
-    rec.timings.total_seconds = secs;
-    rec.error = Some(reason);
-    rec.finished_at = record::now();
-    rec
 }
