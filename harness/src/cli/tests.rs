@@ -40,6 +40,8 @@ fn help_texts_are_unchanged() {
     check("help_export", &["export"]);
     check("help_teacher", &["teacher"]);
     check("help_new_plugin", &["new-plugin"]);
+    check("help_status", &["status"]);
+    check("help_reproduce", &["reproduce"]);
 }
 
 #[test]

@@ -45,8 +45,12 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 fn cache_key(plan: &Plan, cell: &CellSpec, plugin: &Plugin) -> String {
     use sha2::{Digest, Sha256};
     let v = crate::provenance::versions();
+    // The machine and thread count too: CPU results are bit-identical per seed only on the same
+    // CPU model, libtorch CPU capability and threads per cell, so a cache shared across
+    // machines (a home folder on a cluster's shared filesystem) never mixes them.
+    let m = crate::provenance::machine();
     let key = format!(
-        "{}|{}|{}|{}|{}|{}|{}|{}|{}",
+        "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}",
         plan.protocol_hash,
         plan.dataset_checksum,
         cell.method,
@@ -55,7 +59,10 @@ fn cache_key(plan: &Plan, cell: &CellSpec, plugin: &Plugin) -> String {
         plan.device,
         v.distillery,
         v.libtorch,
-        v.api
+        v.api,
+        m.cpu_model,
+        m.cpu_capability,
+        plan.threads_per_cell
     );
     hex::encode(&Sha256::digest(key.as_bytes())[..16])
 }
