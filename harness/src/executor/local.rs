@@ -82,10 +82,7 @@ pub fn run(
     opts: &Options,
 ) -> anyhow::Result<Vec<Record>> {
     let out = &opts.out;
-    std::fs::create_dir_all(out.join("cells"))?;
-    std::fs::create_dir_all(out.join("logs"))?;
-    let plan_path = out.join("plan.json");
-    record::write_atomic(&plan_path, plan)?;
+    let plan_path = super::prepare_out(out, plan)?;
     let owned = plugins_of(plan, plugins);
     let plugin = |c: &CellSpec| owned.get(&c.id).and_then(|p| p.as_ref());
 

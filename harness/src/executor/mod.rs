@@ -203,6 +203,16 @@ fn store_reference(
     }
 }
 
+/// Makes the output folder's `cells/` and `logs/` and writes the plan to `plan.json` (what
+/// every cell process reads); returns that path. Both executors start here.
+fn prepare_out(out: &Path, plan: &Plan) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(out.join("cells"))?;
+    std::fs::create_dir_all(out.join("logs"))?;
+    let plan_path = out.join("plan.json");
+    record::write_atomic(&plan_path, plan)?;
+    Ok(plan_path)
+}
+
 /// The plugins of the plan's cells (an imported cell's importer carries its file's hash).
 fn plugins_of(plan: &Plan, plugins: &HashMap<String, Plugin>) -> HashMap<String, Option<Plugin>> {
     plan.cells

@@ -426,11 +426,8 @@ pub fn run(
         jobs: opts.jobs,
         reference_cache: opts.reference_cache.clone(),
     };
-    std::fs::create_dir_all(out.join("cells"))?;
-    std::fs::create_dir_all(out.join("logs"))?;
+    let plan_path = super::prepare_out(out, plan)?;
     std::fs::create_dir_all(out.join("slurm"))?;
-    let plan_path = out.join("plan.json");
-    record::write_atomic(&plan_path, plan)?;
     let owned = plugins_of(plan, plugins);
     let plugin = |c: &CellSpec| owned.get(&c.id).and_then(|p| p.as_ref());
 
