@@ -5,6 +5,7 @@
 
 pub mod augment;
 pub mod fit;
+pub mod grouped;
 pub mod losses;
 pub mod mix;
 pub mod models;
