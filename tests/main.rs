@@ -11,6 +11,7 @@
 //! | `import_export` | importing sets made elsewhere and `bench export` |
 //! | `results_integrity` | results that must not get lost or misreported: diverged students, repeated grid entries, comparability across result sets, below-chance cells |
 //! | `gpu_check` | `scripts/gpu-check.sh --dry-run`: the prepared GPU check on the CPU |
+//! | `grouped` | `bench --group`: students of several cells trained as one grouped model equal their separate runs; a crash in a group costs only the crashing cell |
 //! | `executor` | several `bench` processes on one output folder or cache: cells run once, teachers trained once, replaced records kept |
 //! | `slurm` | the Slurm executor against a real single-node Slurm (scripts/slurm/start.sh); fails loudly where Slurm cannot be started |
 //! | `report_snapshots` | every report format on hand-built records (insta snapshots in `snapshots/`) |
@@ -26,6 +27,7 @@ mod common;
 mod datasets;
 mod executor;
 mod gpu_check;
+mod grouped;
 mod import_export;
 mod labels;
 mod report_snapshots;

@@ -4,17 +4,17 @@
 //! (G, default 3), `BATCH` (images per student per step, default 100 = IPC 10), `STEPS`
 //! (default 30), `THREADS` (default 2), `DEVICE` (default cpu; `cuda` on a GPU).
 //! Separate: G ConvNet-3 students (width 128, instance norm, 32x32x3, the harness's
-//! `nn::build`), one SGD step each per round. Grouped: the same G students as ONE network whose
-//! convolutions are grouped convolutions over G stacked channel blocks (`groups = G`), whose
-//! norm is GroupNorm(G*128, G*128) (instance norm per channel, so per member exactly as
-//! before) and whose classifier is a batched matmul; one SGD step per round for all G. Prints
+//! `nn::build`), one SGD step each per round. Grouped: the same G students as ONE network,
+//! `nn::grouped::GroupedConvNet` (what `bench --group` trains: grouped convolutions over G
+//! stacked channel blocks, instance norm per channel, a batched matmul classifier); one SGD
+//! step per round for all G. Prints
 //! ms per round for both and the ratio grouped / separate (below 1: grouping pays).
 //! Timing only, no result is compared here.
 
 use distillery_api::nn;
 use distillery_api::spec::{Arch, ModelSpec};
 use std::time::Instant;
-use tch::nn::{Module, OptimizerConfig, VarStore};
+use tch::nn::{OptimizerConfig, VarStore};
 use tch::{Device, Kind, Tensor};
 
 fn env_or(k: &str, d: usize) -> usize {
@@ -22,68 +22,6 @@ fn env_or(k: &str, d: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(d)
-}
-
-struct Grouped {
-    convs: Vec<tch::nn::Conv2D>,
-    norms: Vec<tch::nn::GroupNorm>,
-    w: Tensor,
-    b: Tensor,
-    g: i64,
-}
-
-impl Grouped {
-    fn new(vs: &tch::nn::Path, g: i64, width: i64, depth: usize, c: i64, size: i64) -> Grouped {
-        let (mut convs, mut norms) = (Vec::new(), Vec::new());
-        let (mut cin, mut s) = (c, size);
-        for d in 0..depth {
-            let cfg = tch::nn::ConvConfig {
-                padding: 1,
-                groups: g,
-                ..Default::default()
-            };
-            convs.push(tch::nn::conv2d(
-                vs / format!("c{d}"),
-                g * cin,
-                g * width,
-                3,
-                cfg,
-            ));
-            norms.push(tch::nn::group_norm(
-                vs / format!("n{d}"),
-                g * width,
-                g * width,
-                Default::default(),
-            ));
-            cin = width;
-            s /= 2;
-        }
-        let feat = width * s * s;
-        let w = vs.randn("w", &[g, feat, 10], 0.0, 0.01);
-        let b = vs.zeros("b", &[g, 1, 10]);
-        Grouped {
-            convs,
-            norms,
-            w,
-            b,
-            g,
-        }
-    }
-
-    /// `x`: `[G, B, C, H, W]` -> logits `[G, B, 10]`.
-    fn forward(&self, x: &Tensor) -> Tensor {
-        let (g, b) = (x.size()[0], x.size()[1]);
-        let mut h = x.permute([1, 0, 2, 3, 4]).flatten(1, 2); // [B, G*C, H, W]
-        for (c, n) in self.convs.iter().zip(&self.norms) {
-            h = n.forward(&c.forward(&h)).relu().avg_pool2d_default(2);
-        }
-        let s = h.size();
-        let h = h
-            .view([b, g, s[1] / g, s[2], s[3]])
-            .permute([1, 0, 2, 3, 4])
-            .flatten(2, -1); // [G, B, F]
-        h.bmm(&self.w) + &self.b
-    }
 }
 
 fn main() {
@@ -135,19 +73,21 @@ fn main() {
             opt.backward_step(&l);
         }
     };
-    // Grouped students.
+    // Grouped students: the same members as one grouped model.
+    let members: Vec<&VarStore> = sep.iter().map(|(vs, _, _)| vs).collect();
     let gvs = VarStore::new(device);
-    let grouped = Grouped::new(&gvs.root(), g, 128, 3, 3, 32);
+    let grouped = nn::grouped::GroupedConvNet::from_members(&gvs, &members, &spec, 3);
     let mut gopt = sgd.build(&gvs, 0.01).unwrap();
+    let xg = x.permute([1, 0, 2, 3, 4]).flatten(1, 2); // [B, G*C, H, W]
     let mut round_grouped = || {
-        let logits = grouped.forward(&x); // [G, B, 10]
+        let logits = grouped.forward(&xg); // [G, B, 10]
         let l = logits.flatten(0, 1).cross_entropy_loss::<Tensor>(
             &y.flatten(0, 1),
             None,
             tch::Reduction::Mean,
             -100,
             0.0,
-        ) * grouped.g as f64; // the sum of the G members' mean losses
+        ) * grouped.members() as f64; // the sum of the G members' mean losses
         gopt.backward_step(&l);
     };
     // Warm-up, then alternate blocks so load changes hit both sides alike.

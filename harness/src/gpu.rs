@@ -62,17 +62,29 @@ pub fn is_deterministic() -> bool {
 }
 
 /// The GPU memory one cell process is assumed to hold (MiB) when `DISTILLERY_GPU_CELL_MIB` is
-/// not set: the CUDA context and cuDNN/cuBLAS workspaces (~0.5–1 GiB per process) plus a
-/// ConvNet-3 student, its optimiser state, the compressed set and a CIFAR-sized test split on
-/// the device (~0.3 GiB). An estimate until the GPU check (scripts/gpu-check.sh, which
-/// records the peak memory per step) has measured it on a GPU; see README, "GPU".
-pub const DEFAULT_CELL_MIB: u64 = 2048;
+/// not set. Measured by the GPU check on an H200 (2026-11-29, nvidia-smi peaks): 3,965 MiB for
+/// one hard-label ConvNet-3 cell at IPC 50 on CIFAR-shaped data (the CUDA context, cuDNN and
+/// cuBLAS workspaces and the caching allocator's pool), ~3,100 MiB per process with 4 and 8
+/// cell processes at IPC 1/10 (12,298 and 25,202 MiB in all); rounded up.
+pub const DEFAULT_CELL_MIB: u64 = 4096;
+
+/// Cells per grouped model under `--group auto` on a GPU (on the CPU `auto` never groups:
+/// a grouped step measured slower than separate steps there). The largest group the GPU check
+/// measured (H200, 2026-11-30: random x IPC 1,10 x 20 seeds, 300 epochs, CIFAR-shaped):
+/// groups of 20 in 2 processes ran 9,743 cells/hour against 4,887 for 8 separate cell
+/// processes and 3,165 for the plain PyTorch loop. See README, "GPU".
+pub const AUTO_GPU_GROUP: usize = 20;
+
+/// Grouped processes sharing one GPU by default (`--jobs` not given): the measured
+/// configuration (2). A grouped process holds several students, so the per-cell memory
+/// estimate does not apply to it; more processes were not measured.
+pub const GROUPED_GPU_JOBS: usize = 2;
 
 /// Memory left free on the device for everything else (MiB).
 pub const RESERVE_MIB: u64 = 1024;
 
-/// More cell processes than this on one GPU were not measured to help (kernel-launch bound
-/// small cells contend for the same SMs); an upper bound until the GPU check measures one.
+/// More cell processes than this on one GPU were not measured (the GPU check on an H200
+/// measured 1, 2, 4 and 8: 1,521, 2,581, 3,303 and 3,864 cells/hour at IPC 1/10, flattening).
 pub const MAX_GPU_JOBS: usize = 8;
 
 /// The default number of cell processes sharing one GPU: as many as fit in the device's free

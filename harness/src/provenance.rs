@@ -208,6 +208,7 @@ pub fn skeleton(
         error: None,
         cached_from: None,
         slurm: None,
+        grouped: None,
         finished_at: 0,
     }
 }

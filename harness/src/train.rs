@@ -194,11 +194,7 @@ pub fn train_and_evaluate(
     let train_seconds = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let xt = nn::normalize(&data.test.images, &data.mean, &data.std, device);
-    let eval_batch = if device.is_cuda() {
-        eval_batch.max(GPU_EVAL_BATCH)
-    } else {
-        eval_batch
-    };
+    let eval_batch = eval_batch_for(eval_batch, device);
     // Top-1/top-5 and the confusion matrix in one pass (a diverged network is measured too:
     // its accuracy is the result, marked as diverged).
     let measured = nn::fit::evaluate_detailed(
@@ -208,17 +204,7 @@ pub fn train_and_evaluate(
         eval_batch,
         data.num_classes(),
     );
-    let augment = match recipe.augment {
-        distillery_api::spec::Augment::Dsa => dsa.strategy(),
-        distillery_api::spec::Augment::RrcFlip => {
-            format!("rrc-flip (scale {:?})", recipe.rrc_scale)
-        }
-        distillery_api::spec::Augment::None => "none".into(),
-    };
-    let augment = match recipe.mix {
-        distillery_api::nn::mix::Mix::None => augment,
-        m => format!("{augment} + {m:?} (alpha {})", recipe.mix_alpha).to_lowercase(),
-    };
+    let augment = describe_augment(recipe, &dsa);
     let per_class_top1 = Evaluation::per_class_from_confusion(&measured.confusion);
     Ok(Evaluation {
         top1: measured.top1,
@@ -234,4 +220,107 @@ pub fn train_and_evaluate(
         per_class_top1: Some(per_class_top1),
         confusion: Some(measured.confusion),
     })
+}
+
+/// The evaluation batch on `device`: the protocol's on the CPU, at least [`GPU_EVAL_BATCH`]
+/// on a GPU.
+fn eval_batch_for(protocol_batch: i64, device: Device) -> i64 {
+    if device.is_cuda() {
+        protocol_batch.max(GPU_EVAL_BATCH)
+    } else {
+        protocol_batch
+    }
+}
+
+/// The record's `augment` text for a recipe (e.g. `color_crop_cutout_scale_rotate`,
+/// `rrc-flip (scale [0.08, 1.0]) + cutmix (alpha 1)`).
+fn describe_augment(recipe: &TrainSpec, dsa: &Dsa) -> String {
+    let augment = match recipe.augment {
+        distillery_api::spec::Augment::Dsa => dsa.strategy(),
+        distillery_api::spec::Augment::RrcFlip => {
+            format!("rrc-flip (scale {:?})", recipe.rrc_scale)
+        }
+        distillery_api::spec::Augment::None => "none".into(),
+    };
+    match recipe.mix {
+        distillery_api::nn::mix::Mix::None => augment,
+        m => format!("{augment} + {m:?} (alpha {})", recipe.mix_alpha).to_lowercase(),
+    }
+}
+
+/// [`train_and_evaluate`] with hard labels for several sets at once, trained as one grouped
+/// model ([`nn::grouped`]): member `i` is `sets[i]` with `seeds[i]`, initialised, ordered and
+/// augmented exactly as its separate run, so each returned [`Evaluation`] equals that run's up
+/// to floating-point rounding. `train_seconds` and `eval_seconds` are the group's (shared).
+///
+/// # Errors
+/// The sets cannot be grouped (another size, a student or recipe grouping does not support:
+/// [`nn::grouped::NotGroupable`]), or libtorch fails.
+pub fn train_and_evaluate_grouped(
+    data: &Prepared,
+    sets: &[&TrainingSet],
+    student: &ModelSpec,
+    recipe: &TrainSpec,
+    eval_batch: i64,
+    seeds: &[Seeds],
+    device: Device,
+) -> anyhow::Result<Vec<Evaluation>> {
+    assert_eq!(sets.len(), seeds.len(), "one seed set per member");
+    let t0 = Instant::now();
+    let classes = data.num_classes() as i64;
+    // Each member's initial network, built exactly as its separate run builds it.
+    let inits: Vec<VarStore> = seeds
+        .iter()
+        .map(|s| {
+            tch::manual_seed(s.init as i64);
+            let vs = VarStore::new(device);
+            let _ = nn::build(&vs.root(), student, data.shape, classes);
+            vs
+        })
+        .collect();
+    let xs: Vec<tch::Tensor> = sets
+        .iter()
+        .map(|s| nn::normalize(&s.images, &data.mean, &data.std, device))
+        .collect();
+    let ys: Vec<tch::Tensor> = sets.iter().map(|s| s.labels.to_device(device)).collect();
+    let members: Vec<nn::grouped::Member> = (0..sets.len())
+        .map(|i| nn::grouped::Member {
+            x: &xs[i],
+            y: &ys[i],
+            init: &inits[i],
+            order_seed: seeds[i].order,
+            augment_seed: seeds[i].augment,
+        })
+        .collect();
+    let dsa = Dsa::new(&recipe.dsa_strategy, data.mirror_invariant);
+    let vs = VarStore::new(device);
+    let (net, reports) = nn::grouped::fit_grouped(&vs, &members, student, recipe, Some(&dsa))?;
+    let train_seconds = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let xt = nn::normalize(&data.test.images, &data.mean, &data.std, device);
+    // Each pass runs every member on the batch: the batch divided by the members keeps one
+    // pass's activations at one cell's (a group of 20 at 2048 images each needed ~27 GiB).
+    let batch = (eval_batch_for(eval_batch, device) / sets.len() as i64).max(1);
+    let measured =
+        nn::grouped::evaluate_grouped(&net, &xt, &data.test.labels, batch, data.num_classes());
+    let eval_seconds = t1.elapsed().as_secs_f64();
+    let augment = describe_augment(recipe, &dsa);
+    Ok(reports
+        .into_iter()
+        .zip(measured)
+        .map(|(report, m)| Evaluation {
+            top1: m.top1,
+            top5: m.top5,
+            final_train_loss: report.final_loss,
+            epochs: report.epochs_run,
+            steps: report.steps,
+            train_seconds,
+            eval_seconds,
+            augment: augment.clone(),
+            labels: "hard (cross-entropy)".to_string(),
+            diverged_at_epoch: report.diverged_at.map(|e| e + 1),
+            per_class_top1: Some(Evaluation::per_class_from_confusion(&m.confusion)),
+            confusion: Some(m.confusion),
+        })
+        .collect())
 }

@@ -13,7 +13,8 @@ pair, OUT/gpu-check-results.json and OUT/gpu-check-results.md:
  6. the plain PyTorch loop for the same cells (scripts/gpu-check/plain_loop.py);
  7. the throughput options on a fixed grid (random x IPC 1,10 x SEEDS seeds): cells/hour
     sequential (--jobs 1), concurrent (--jobs N for each N asked, and the memory-aware
-    default), grouped (--group N, when this `bench` has the option), and the plain loop's
+    default), grouped (--group N with 1 and 2 processes, and on a larger grid of BIG_SEEDS seeds
+    against the best concurrency, when this `bench` has the option), and the plain loop's
     cells/hour for the same grid; the cost of --deterministic on one IPC-10 cell.
 
 Every step is recorded with its status; a failing step does not stop the others (the exit
@@ -183,6 +184,7 @@ class Check:
                 "top1": ev.get("top1"), "final_train_loss": ev.get("final_train_loss"),
                 "train_seconds": ev.get("train_seconds"), "eval_seconds": ev.get("eval_seconds"),
                 "total_seconds": r["timings"]["total_seconds"],
+                "grouped": (r.get("grouped") or {}).get("size"),
             })
         bad = [c["cell"] for c in cells if c["status"] != "ok"]
         if bad or len(cells) != len(ipcs) * seeds:
@@ -217,6 +219,8 @@ def main():
     ap.add_argument("--epochs", type=int, default=None, help="CIFAR-shaped cells (default 300; dry run 1)")
     ap.add_argument("--mnist-epochs", type=int, default=None, help="mnist-5k run (default 60; dry run 1)")
     ap.add_argument("--seeds", type=int, default=None, help="seeds of the throughput grid (default 5; dry run 2)")
+    ap.add_argument("--big-seeds", type=int, default=None,
+                    help="seeds of the larger grid that grouping is timed on (default 20; dry run 3)")
     ap.add_argument("--jobs", default=None, help="--jobs values to time (default 1,2,4,8; dry run 1,2)")
     ap.add_argument("--threads", type=int, default=None, help="CPU threads per run (default all; dry run 1)")
     ap.add_argument("--train-per-class", type=int, default=None,
@@ -230,6 +234,7 @@ def main():
     a.epochs = a.epochs or (1 if dry else 300)
     a.mnist_epochs = a.mnist_epochs or (1 if dry else 60)
     a.seeds = a.seeds or (2 if dry else 5)
+    a.big_seeds = a.big_seeds or (3 if dry else 20)
     a.jobs = [int(j) for j in (a.jobs or ("1,2" if dry else "1,2,4,8")).split(",")]
     a.threads = a.threads or (1 if dry else (os.cpu_count() or 1))
     ipcs = [1, 2] if dry else [1, 10, 50]
@@ -247,7 +252,7 @@ def main():
     results = {"mode": "dry-run" if dry else "full", "device": a.device, "bench": a.bench,
                "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                "settings": {"epochs": a.epochs, "mnist_epochs": a.mnist_epochs, "seeds": a.seeds,
-                            "jobs": a.jobs, "threads": a.threads, "ipcs": ipcs, "grid_ipcs": grid_ipcs,
+                            "big_seeds": a.big_seeds, "jobs": a.jobs, "threads": a.threads, "ipcs": ipcs, "grid_ipcs": grid_ipcs,
                             "cifar_train_per_class": train_per_class, "cifar_test": test},
                "gpu_before": smi_query(), "steps": c.steps}
 
@@ -266,13 +271,25 @@ def main():
     c.step("make_cifar", lambda: make_cifar(cifar, train_per_class, test))
     c.step("per_cell", lambda: c.run_grid(proto, cifar, os.path.join(work, "per-cell"), ipcs, 1, 1))
     c.step("plain_per_cell", lambda: c.plain(ipcs, 1, a.epochs, test))
+    # Grouping is the default on a GPU where the binary has it: the concurrency rows turn it off
+    # so that they measure separate cells.
+    off = ["--group", "off"] if has_group else []
     for j in a.jobs:
-        c.step(f"grid_jobs{j}", lambda j=j: c.run_grid(proto, cifar, os.path.join(work, f"grid-j{j}"), grid_ipcs, a.seeds, j),
+        c.step(f"grid_jobs{j}", lambda j=j: c.run_grid(proto, cifar, os.path.join(work, f"grid-j{j}"), grid_ipcs, a.seeds, j, off),
                optional=j != a.jobs[0])
-    if has_group:
-        c.step("grid_group", lambda: c.run_grid(proto, cifar, os.path.join(work, "grid-group"), grid_ipcs, a.seeds, 1,
-                                                ["--group", str(a.seeds)]), optional=True)
     c.step("plain_grid", lambda: c.plain(grid_ipcs, a.seeds, a.epochs, test))
+    if has_group:
+        g = a.seeds
+        for j in (1, 2):
+            c.step(f"grid_group{g}_jobs{j}", lambda j=j: c.run_grid(proto, cifar, os.path.join(work, f"grid-g{g}-j{j}"), grid_ipcs,
+                                                                    a.seeds, j, ["--group", str(g)]), optional=True)
+        # A larger grid (more cells per budget, as a leaderboard has: methods x seeds at one IPC):
+        # the best concurrency against groups of all cells of a budget.
+        b, jmax = a.big_seeds, max(a.jobs)
+        c.step(f"grid{b}_jobs{jmax}", lambda: c.run_grid(proto, cifar, os.path.join(work, f"big-j{jmax}"), grid_ipcs, b, jmax, off),
+               optional=True)
+        c.step(f"grid{b}_group{b}_jobs2", lambda: c.run_grid(proto, cifar, os.path.join(work, f"big-g{b}-j2"), grid_ipcs, b, 2,
+                                                              ["--group", str(b)]), optional=True)
     if has_det:
         c.step("deterministic", lambda: c.run_grid(proto, cifar, os.path.join(work, "det"), [ipcs[1]], 1, 1,
                                                    ["--deterministic"]), optional=True)
@@ -314,6 +331,16 @@ def summarise(r, ipcs, has_group, has_det):
                                    "baseline_train_seconds": base["train_seconds"],
                                    "ratio": round(d["train_seconds"] / base["train_seconds"], 3),
                                    "recorded_deterministic": d["deterministic"]}
+    # Grouped members against the same cells trained separately (grid_jobs1): on a GPU the
+    # kernels are not deterministic, so small differences are expected; on the CPU none.
+    sep = st.get("grid_jobs1", {})
+    for k, v in st.items():
+        if k.startswith("grid_group") and v.get("status") == "ok" and sep.get("status") == "ok":
+            a1 = {x["cell"]: x for x in sep["cells"]}
+            d = [abs(x["top1"] - a1[x["cell"]]["top1"]) for x in v["cells"] if x["cell"] in a1]
+            s.setdefault("grouped_vs_separate_top1", {})[k] = {
+                "cells": len(d), "max_abs_diff": max(d) if d else None,
+                "mean_abs_diff": round(sum(d) / len(d), 6) if d else None}
     peaks = [v["gpu"]["peak_memory_used_mib"] for v in st.values() if v.get("gpu")]
     if peaks:
         s["peak_memory_used_mib"] = max(p for p in peaks if p is not None)
@@ -353,6 +380,8 @@ def markdown(r):
         d = s["deterministic_cost"]
         L.append(f"- --deterministic: IPC {d['ipc']} train {d['train_seconds']:.3f} s vs {d['baseline_train_seconds']:.3f} s "
                  f"(x{d['ratio']}); recorded deterministic = {d['recorded_deterministic']}")
+    for k, v in s.get("grouped_vs_separate_top1", {}).items():
+        L.append(f"- {k} vs grid_jobs1, top-1 of the same cells: max |diff| {v['max_abs_diff']}, mean {v['mean_abs_diff']} ({v['cells']} cells)")
     if "peak_memory_used_mib" in s:
         L.append(f"- peak GPU memory used (any step): {s['peak_memory_used_mib']} MiB")
     fails = {k: v["error"] for k, v in r["steps"].items() if v["status"] not in ("ok", "skipped")}

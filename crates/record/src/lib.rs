@@ -427,6 +427,26 @@ pub struct Record {
     /// cells run by the local executor and in older records.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slurm: Option<SlurmInfo>,
+    /// Set when the student was trained as one member of a grouped model (`bench --group`):
+    /// the cell's own set, initialisation, batch order and augmentation draws, trained in one
+    /// model with other cells' students; its result equals its separate run up to
+    /// floating-point rounding. Absent (not written) for a student trained alone and in older
+    /// records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grouped: Option<GroupedInfo>,
+}
+
+/// How a cell's student was trained grouped ([`Record::grouped`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GroupedInfo {
+    /// Students in the grouped model (>= 2).
+    pub size: usize,
+    /// The cell ids of every member, this one included, in member order.
+    pub members: Vec<String>,
+    /// Wall seconds of the grouped training and evaluation, shared by all members: the
+    /// record's `timings.train_seconds` and `eval_seconds` are this group's, not per member.
+    #[serde(with = "float")]
+    pub group_seconds: f64,
 }
 
 /// The Slurm allocation a cell ran in, read from the task's environment (`SLURM_JOB_ID`,

@@ -140,6 +140,34 @@ impl ThreadArgs {
     }
 }
 
+/// `--group auto|off|N`: how many cells' students may train as one grouped model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupPolicy {
+    /// Group where it was measured to pay: on a GPU (see `crate::gpu::AUTO_GPU_GROUP`), not
+    /// on the CPU (a grouped step measured slower there than separate steps).
+    Auto,
+    /// Every cell trains alone.
+    Off,
+    /// Up to N cells of one budget per grouped model (1 = off).
+    Max(usize),
+}
+
+impl std::str::FromStr for GroupPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "off" => Ok(Self::Off),
+            n => match n.parse::<usize>() {
+                Ok(k) if k >= 1 => Ok(Self::Max(k)),
+                _ => Err(format!(
+                    "expected auto, off or a number of cells >= 1, not {n:?}"
+                )),
+            },
+        }
+    }
+}
+
 /// The CPUs a run may use: `SLURM_CPUS_PER_TASK` when it is set to a number, else
 /// `available` (the machine's CPUs). Pure: the caller reads the environment.
 pub fn cpus(slurm_cpus_per_task: Option<&str>, available: usize) -> usize {

@@ -1,5 +1,6 @@
-//! `bench __cell --plan P --cell ID`: one cell of a plan, in the child process the executor
-//! starts for it (hidden from `--help`).
+//! `bench __cell --plan P --cell ID [--cell ID …]`: one cell of a plan (or the cells of one
+//! group, `bench --group`), in the child process the executor starts for it (hidden from
+//! `--help`).
 
 use crate::error::{exit_code, BenchError};
 use crate::plan::Plan;
@@ -12,8 +13,10 @@ use std::path::PathBuf;
 pub struct CellArgs {
     #[arg(long)]
     pub plan: PathBuf,
-    #[arg(long)]
-    pub cell: String,
+    /// The cell; given several times, the cells run in this one process and their students
+    /// train as one grouped model where they can (crate::cell::run_cells).
+    #[arg(long, required = true)]
+    pub cell: Vec<String>,
     /// Take the cell's claim first (waiting while another process runs it) and do nothing
     /// when a current record is there by then: how Slurm tasks run cells.
     #[arg(long)]
@@ -27,12 +30,21 @@ pub fn run(a: &CellArgs) -> Result<u8, BenchError> {
         .with_context(|| format!("reading {}", a.plan.display()))?;
     let plan: Plan =
         serde_json::from_str(&text).with_context(|| format!("parsing {}", a.plan.display()))?;
-    let spec = plan
-        .cells
+    let specs = a
+        .cell
         .iter()
-        .find(|c| c.id == a.cell)
-        .with_context(|| format!("no cell {} in the plan", a.cell))?
-        .clone();
+        .map(|id| {
+            plan.cells
+                .iter()
+                .find(|c| &c.id == id)
+                .cloned()
+                .with_context(|| format!("no cell {id} in the plan"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if a.claim && specs.len() > 1 {
+        return Err(anyhow::anyhow!("--claim takes one --cell").into());
+    }
+    let spec = specs[0].clone();
     let out_dir = a.plan.parent().map(|p| p.to_path_buf()).unwrap_or_default();
     let mut plan = plan;
     if crate::executor::slurm::from_env().is_some() {
@@ -56,6 +68,7 @@ pub fn run(a: &CellArgs) -> Result<u8, BenchError> {
             out: out_dir.clone(),
             jobs: 1,
             reference_cache: None,
+            group: 1,
         };
         if let crate::executor::Found::Done(_) =
             crate::executor::check_existing(&plan, &spec, plugin.as_ref(), &opts)?
@@ -70,8 +83,8 @@ pub fn run(a: &CellArgs) -> Result<u8, BenchError> {
     } else {
         None
     };
-    let rec = crate::cell::run(&plan, &spec, &out_dir, &mut |line| eprintln!("{line}"))?;
-    Ok(if rec.status == record::Status::Ok {
+    let recs = crate::cell::run_cells(&plan, &specs, &out_dir, &mut |line| eprintln!("{line}"))?;
+    Ok(if recs.iter().all(|r| r.status == record::Status::Ok) {
         exit_code::SUCCESS
     } else {
         exit_code::METHOD_FAILED

@@ -16,8 +16,9 @@
 //! - every `[methods.<name>]` table of `--method-config` must name a usable plugin;
 //! - threads: `--threads`, else `SLURM_CPUS_PER_TASK`, else the machine's CPUs; jobs:
 //!   `--jobs`, else one per thread on the CPU and on a GPU as many as its free memory holds
-//!   ([`crate::gpu::default_gpu_jobs`]; 1 when unknown), clamped to 1..=threads; each
-//!   cell gets threads / jobs threads (at least 1);
+//!   ([`crate::gpu::default_gpu_jobs`]; 1 when unknown), clamped to 1..=threads, and when
+//!   cells are grouped on a GPU at most [`crate::gpu::GROUPED_GPU_JOBS`]; each
+//!   cell gets threads / jobs threads (at least 1); group: `--group` ([`group_size`]);
 //! - output: `--out`, else `bench-out/<protocol>/<dataset name>` for the embedded dataset and
 //!   `bench-out/<protocol>/<dataset name>-<first 8 hex digits of its content checksum>` for any
 //!   other, so that two different datasets whose folders have the same name never share a
@@ -97,6 +98,11 @@ pub struct ResolvedRun {
     pub out: PathBuf,
     /// The `--method-config` tables by method name (empty without the option).
     pub method_overrides: Overrides,
+    /// Cells per grouped model (1: every cell alone), from `--group` ([`group_size`]).
+    pub group: usize,
+    /// Set when `--group N` was asked for but this protocol's cells cannot be grouped: the
+    /// note to show the user (without `note: `).
+    pub group_note: Option<String>,
 }
 
 /// Resolves a run (see the module docs for the rules).
@@ -194,6 +200,13 @@ pub fn resolve(
             _ => 1,
         })
         .clamp(1, threads);
+    let (group, group_note) = group_size(args.group, device, protocol);
+    // Grouped processes on a GPU: the measured number of them, unless --jobs says otherwise.
+    let jobs = if group > 1 && device.is_cuda() && args.jobs.is_none() {
+        jobs.min(crate::gpu::GROUPED_GPU_JOBS)
+    } else {
+        jobs
+    };
     let threads_per_cell = (threads / jobs).max(1);
     let out = args
         .out
@@ -206,6 +219,8 @@ pub fn resolve(
         )
     });
     Ok(ResolvedRun {
+        group,
+        group_note,
         budgets,
         seeds,
         methods,
@@ -218,6 +233,45 @@ pub fn resolve(
         out,
         method_overrides: overrides,
     })
+}
+
+/// Cells per grouped model for `--group` on `device` under `protocol`, and a note when the
+/// user asked for grouping that this protocol cannot have. `auto` groups on a GPU only
+/// ([`crate::gpu::AUTO_GPU_GROUP`] cells): on the CPU a grouped step was measured slower than
+/// separate steps (README, "Timing"). Grouping needs a hard-label protocol whose student and
+/// recipe [`distillery_api::nn::grouped::GroupedFit::eligible`] accepts.
+pub fn group_size(
+    policy: args::GroupPolicy,
+    device: tch::Device,
+    protocol: &Protocol,
+) -> (usize, Option<String>) {
+    let wanted = match policy {
+        args::GroupPolicy::Off => 1,
+        args::GroupPolicy::Max(n) => n,
+        args::GroupPolicy::Auto if device.is_cuda() => crate::gpu::AUTO_GPU_GROUP,
+        args::GroupPolicy::Auto => 1,
+    };
+    if wanted <= 1 {
+        return (1, None);
+    }
+    let why = if protocol.labels != crate::protocol::LabelMode::Hard {
+        Some("its labels are not hard labels".to_string())
+    } else {
+        distillery_api::nn::grouped::GroupedFit::eligible(&protocol.student, &protocol.train)
+            .err()
+            .map(|e| e.to_string())
+    };
+    match (why, policy) {
+        (None, _) => (wanted, None),
+        (Some(_), args::GroupPolicy::Auto) => (1, None),
+        (Some(why), _) => (
+            1,
+            Some(format!(
+                "--group {wanted} ignored: protocol '{}' cannot train cells grouped ({why}); every cell trains alone",
+                protocol.name
+            )),
+        ),
+    }
 }
 
 /// `items` without repeats (by `key`), first occurrences kept in order; each dropped repeat

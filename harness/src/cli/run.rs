@@ -47,6 +47,14 @@ pub struct RunArgs {
     /// Cells run in parallel (default: 1 on GPU; on CPU, one per thread, each cell single-threaded).
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Train the students of up to N cells of one budget (the seeds of a method, several
+    /// methods at one IPC) as one grouped model in one process: each member keeps its own
+    /// set, initialisation, data order and augmentation, and writes its own record (marked
+    /// `grouped`). Hard-label protocols with the ConvNet student and DSA or no augmentation
+    /// only. `auto`: on a GPU only (measured faster there, slower on the CPU); `off`: every
+    /// cell alone.
+    #[arg(long, default_value = "auto", value_name = "auto|off|N")]
+    pub group: super::args::GroupPolicy,
     #[command(flatten)]
     pub plugins: PluginArgs,
     /// Do not reuse or store reference (`full`) cells in the per-user cache.
@@ -111,8 +119,14 @@ pub fn run(args: &RunArgs) -> Result<u8, BenchError> {
         threads_per_cell,
         out,
         method_overrides,
+        group,
+        group_note,
     } = run;
-    for n in duplicate_note.iter().chain(&baseline_note) {
+    for n in duplicate_note
+        .iter()
+        .chain(&baseline_note)
+        .chain(&group_note)
+    {
         eprintln!("note: {n}");
     }
 
@@ -145,7 +159,7 @@ pub fn run(args: &RunArgs) -> Result<u8, BenchError> {
             .map_err(anyhow::Error::from)?,
     };
     eprintln!(
-        "bench: protocol {} v{} ({}), dataset {} ({} train / {} val / {} test, checksum {}), {} cells on {device_name}, {jobs} parallel x {threads_per_cell} thread(s); records in {}",
+        "bench: protocol {} v{} ({}), dataset {} ({} train / {} val / {} test, checksum {}), {} cells on {device_name}, {jobs} parallel x {threads_per_cell} thread(s){}; records in {}",
         p.name,
         p.version,
         loaded.short_hash(),
@@ -155,6 +169,11 @@ pub fn run(args: &RunArgs) -> Result<u8, BenchError> {
         data.test.len(),
         &data.checksum[..12],
         plan.cells.len(),
+        if group > 1 {
+            format!(", students grouped up to {group} per model")
+        } else {
+            String::new()
+        },
         out.display()
     );
     if device != tch::Device::Cpu && !args.device.deterministic {
@@ -172,6 +191,11 @@ pub fn run(args: &RunArgs) -> Result<u8, BenchError> {
     let opts = executor::Options {
         out: out.clone(),
         jobs,
+        group: if executor_kind == Executor::Local {
+            group
+        } else {
+            1
+        },
         reference_cache: if args.no_cache {
             None
         } else {

@@ -44,7 +44,8 @@ fn describe_exit(status: std::process::ExitStatus) -> String {
 }
 
 struct Running {
-    cell: CellSpec,
+    /// The cells this child runs: one, or the members of a group (`--group`).
+    cells: Vec<CellSpec>,
     child: Child,
     log: PathBuf,
     started: Instant,
@@ -136,7 +137,9 @@ pub fn run(
             .partial_cmp(&cost_rank(a))
             .unwrap_or(std::cmp::Ordering::Equal)
     });
-    let mut queue: VecDeque<CellSpec> = todo.into();
+    // With --group N: up to N consecutive cells of one budget share a process (their students
+    // train as one grouped model where the cell process finds them groupable).
+    let mut queue: VecDeque<Vec<CellSpec>> = batch_for_groups(todo, opts.group);
     // Wall time of the cells finished in this run, by budget label (for the ETA).
     let mut durations: HashMap<String, Vec<f64>> = HashMap::new();
     let mut running: Vec<Running> = Vec::new();
@@ -145,29 +148,59 @@ pub fn run(
         // Start the first queued cells whose claims are free; a claimed one waits its turn.
         let mut i = 0;
         while running.len() < opts.jobs.max(1) && i < queue.len() {
-            let cell = queue[i].clone();
-            let Some(claims) = claim_cell(plan, &cell, plugin(&cell), opts)? else {
+            let batch = queue[i].clone();
+            // All of a batch's claims, or none (a member claimed elsewhere runs there).
+            let mut claims = Vec::new();
+            let mut free = true;
+            for cell in &batch {
+                match claim_cell(plan, cell, plugin(cell), opts)? {
+                    Some(c) => claims.extend(c),
+                    None => {
+                        free = false;
+                        break;
+                    }
+                }
+            }
+            if !free {
+                drop(claims);
+                if batch.len() > 1 {
+                    // Run its members on their own instead, each when its claim is free.
+                    queue.remove(i);
+                    for (k, c) in batch.into_iter().enumerate() {
+                        queue.insert(i + k, vec![c]);
+                    }
+                }
                 i += 1;
                 continue;
-            };
+            }
             queue.remove(i);
-            // Another process may have finished it while we waited for the claim.
-            if let Found::Done(r) = check_existing(plan, &cell, plugin(&cell), opts)? {
-                n_done += 1;
-                say(format!(
-                    "[{n_done}/{total}] {} finished by another run (reused)",
-                    cell.id
-                ));
-                bar.set_position(n_done as u64);
-                done.push(*r);
+            // Another process may have finished some while we waited for the claims.
+            let mut cells = Vec::new();
+            for cell in batch {
+                if let Found::Done(r) = check_existing(plan, &cell, plugin(&cell), opts)? {
+                    n_done += 1;
+                    say(format!(
+                        "[{n_done}/{total}] {} finished by another run (reused)",
+                        cell.id
+                    ));
+                    bar.set_position(n_done as u64);
+                    done.push(*r);
+                } else {
+                    cells.push(cell);
+                }
+            }
+            if cells.is_empty() {
                 continue;
             }
-            let log = out.join("logs").join(format!("{}.log", cell.id));
+            // A group's log is its first member's; every member's record names the group.
+            let log = out.join("logs").join(format!("{}.log", cells[0].id));
             let f = std::fs::File::create(&log)?;
-            let child = Command::new(&exe)
-                .args(["__cell", "--plan"])
-                .arg(&plan_path)
-                .args(["--cell", &cell.id])
+            let mut cmd = Command::new(&exe);
+            cmd.args(["__cell", "--plan"]).arg(&plan_path);
+            for c in &cells {
+                cmd.args(["--cell", &c.id]);
+            }
+            let child = cmd
                 .stdin(Stdio::null())
                 .stdout(f.try_clone()?)
                 .stderr(f)
@@ -176,11 +209,11 @@ pub fn run(
                     anyhow::anyhow!(
                         "cannot start the cell process {} for {}: {e} (was bench rebuilt or removed while running?)",
                         exe.display(),
-                        cell.id
+                        cells[0].id
                     )
                 })?;
             running.push(Running {
-                cell,
+                cells,
                 child,
                 log,
                 started: Instant::now(),
@@ -203,57 +236,84 @@ pub fn run(
                 continue;
             };
             let r = running.swap_remove(i);
-            let path = record::path_for(out, &r.cell.id);
-            let rec = match record::read(&path) {
-                // The child writes its record (ok or failed) itself; none means it crashed.
-                Ok(rec) => rec,
-                Err(_) => {
-                    let reason = format!(
-                        "{}; last lines of {}:\n{}",
-                        describe_exit(status),
-                        r.log.display(),
-                        log_tail(&r.log, 15)
-                    );
-                    let rec = failed_record(
-                        plan,
-                        &r.cell,
-                        plugin(&r.cell),
-                        reason,
-                        r.started.elapsed().as_secs_f64(),
-                    );
-                    record::write_atomic(&path, &rec)?;
-                    rec
+            let grouped = r.cells.len() > 1;
+            let mut missing = Vec::new();
+            for cell in &r.cells {
+                let path = record::path_for(out, &cell.id);
+                let rec = match record::read(&path) {
+                    // The child writes its records (ok or failed) itself; none means it crashed.
+                    Ok(rec) => rec,
+                    Err(_) if grouped => {
+                        // A crash of a grouped process must not fail the other members' cells:
+                        // the members without a record run again, each on its own.
+                        missing.push(cell.clone());
+                        continue;
+                    }
+                    Err(_) => {
+                        let reason = format!(
+                            "{}; last lines of {}:\n{}",
+                            describe_exit(status),
+                            r.log.display(),
+                            log_tail(&r.log, 15)
+                        );
+                        let rec = failed_record(
+                            plan,
+                            cell,
+                            plugin(cell),
+                            reason,
+                            r.started.elapsed().as_secs_f64(),
+                        );
+                        record::write_atomic(&path, &rec)?;
+                        rec
+                    }
+                };
+                if rec.budget.is_none() {
+                    store_reference(opts, plan, cell, plugin(cell), &rec);
                 }
-            };
-            if rec.budget.is_none() {
-                store_reference(opts, plan, &r.cell, plugin(&r.cell), &rec);
+                n_done += 1;
+                let what = match (&rec.status, rec.accuracy()) {
+                    (Status::Ok, Some(a)) => format!("{:.2}%", a * 100.0),
+                    _ => format!(
+                        "FAILED: {}",
+                        rec.error
+                            .as_deref()
+                            .unwrap_or("")
+                            .lines()
+                            .next()
+                            .unwrap_or("")
+                    ),
+                };
+                durations
+                    .entry(label_of(cell))
+                    .or_default()
+                    .push(r.started.elapsed().as_secs_f64() / r.cells.len() as f64);
+                let eta = estimate_remaining(&durations, &queue, &running, opts.jobs.max(1));
+                let how = match &rec.grouped {
+                    Some(g) => format!(", grouped x{}", g.size),
+                    None => String::new(),
+                };
+                say(format!(
+                    "[{n_done}/{total}] {} {what} ({:.1} s{how}; ETA {})",
+                    cell.id,
+                    rec.timings.total_seconds,
+                    super::fmt_secs(eta)
+                ));
+                bar.set_position(n_done as u64);
+                done.push(rec);
             }
-            n_done += 1;
-            let what = match (&rec.status, rec.accuracy()) {
-                (Status::Ok, Some(a)) => format!("{:.2}%", a * 100.0),
-                _ => format!(
-                    "FAILED: {}",
-                    rec.error
-                        .as_deref()
-                        .unwrap_or("")
-                        .lines()
-                        .next()
-                        .unwrap_or("")
-                ),
-            };
-            durations
-                .entry(label_of(&r.cell))
-                .or_default()
-                .push(r.started.elapsed().as_secs_f64());
-            let eta = estimate_remaining(&durations, &queue, &running, opts.jobs.max(1));
-            say(format!(
-                "[{n_done}/{total}] {} {what} ({:.1} s; ETA {})",
-                r.cell.id,
-                rec.timings.total_seconds,
-                super::fmt_secs(eta)
-            ));
-            bar.set_position(n_done as u64);
-            done.push(rec);
+            if !missing.is_empty() {
+                say(format!(
+                    "{}; {} of its {} cells have no record and run again on their own: {} (log: {})",
+                    describe_exit(status).replace("the cell's process", "a grouped process"),
+                    missing.len(),
+                    r.cells.len(),
+                    missing.iter().map(|c| c.id.as_str()).collect::<Vec<_>>().join(", "),
+                    r.log.display()
+                ));
+                for c in missing.into_iter().rev() {
+                    queue.push_front(vec![c]);
+                }
+            }
             // `r` (and its claims) dropped here: the record is written.
         }
     }
@@ -265,7 +325,7 @@ pub fn run(
 /// cells with the same budget (else of all finished cells), spread over the parallel slots.
 fn estimate_remaining(
     durations: &HashMap<String, Vec<f64>>,
-    queue: &VecDeque<CellSpec>,
+    queue: &VecDeque<Vec<CellSpec>>,
     running: &[Running],
     jobs: usize,
 ) -> f64 {
@@ -277,12 +337,35 @@ fn estimate_remaining(
             .map(|v| mean(v))
             .unwrap_or_else(|| mean(&all))
     };
-    let queued: f64 = queue.iter().map(est).sum();
+    let queued: f64 = queue.iter().flatten().map(est).sum();
     let in_flight: f64 = running
         .iter()
-        .map(|r| (est(&r.cell) - r.started.elapsed().as_secs_f64()).max(0.0))
+        .map(|r| {
+            let e: f64 = r.cells.iter().map(est).sum();
+            (e - r.started.elapsed().as_secs_f64()).max(0.0)
+        })
         .sum();
     (queued + in_flight) / jobs as f64
+}
+
+/// The queue's units: with `group` <= 1 one cell each; otherwise runs of up to `group`
+/// consecutive cells (in the cost order) with the same budget, reference cells alone.
+fn batch_for_groups(todo: Vec<CellSpec>, group: usize) -> VecDeque<Vec<CellSpec>> {
+    let mut q: VecDeque<Vec<CellSpec>> = VecDeque::new();
+    for c in todo {
+        match q.back_mut() {
+            Some(last)
+                if group > 1
+                    && c.budget.is_some()
+                    && last.len() < group
+                    && last[0].budget == c.budget =>
+            {
+                last.push(c)
+            }
+            _ => q.push_back(vec![c]),
+        }
+    }
+    q
 }
 
 /// A rough cost order of a cell: reference cells (whole train split) first, then by budget size.

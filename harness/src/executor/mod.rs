@@ -27,6 +27,9 @@ pub struct Options {
     pub jobs: usize,
     /// Reuse reference (`full`) records from the per-user cache.
     pub reference_cache: Option<PathBuf>,
+    /// Cells of one budget run in one process with their students trained as one grouped
+    /// model, up to this many (local executor; 1 = every cell alone). See `--group`.
+    pub group: usize,
 }
 
 /// The per-user cache root: `$XDG_CACHE_HOME/distillery` or `~/.cache/distillery`.

@@ -425,6 +425,7 @@ pub fn run(
         out: out.clone(),
         jobs: opts.jobs,
         reference_cache: opts.reference_cache.clone(),
+        group: 1,
     };
     let plan_path = super::prepare_out(out, plan)?;
     std::fs::create_dir_all(out.join("slurm"))?;

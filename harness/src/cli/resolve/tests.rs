@@ -233,9 +233,19 @@ fn threads_come_from_slurm_then_the_machine_and_are_split_across_jobs() {
         let r = on(a, Device::Cuda(0), &e).unwrap();
         (r.threads, r.jobs, r.threads_per_cell)
     };
-    assert_eq!(gpu(&[], 80_000, 2048), (12, 8, 1));
-    assert_eq!(gpu(&[], 7_168, 2048), (12, 3, 4));
+    let off = ["--group", "off"];
+    assert_eq!(gpu(&off, 80_000, 2048), (12, 8, 1));
+    assert_eq!(gpu(&off, 7_168, 2048), (12, 3, 4));
     assert_eq!(gpu(&["--jobs", "2"], 80_000, 2048), (12, 2, 6));
+    // Grouped (the GPU default): the measured number of grouped processes; --jobs still wins.
+    assert_eq!(
+        gpu(&[], 80_000, 2048),
+        (12, crate::gpu::GROUPED_GPU_JOBS, 6)
+    );
+    assert_eq!(
+        gpu(&["--group", "5", "--jobs", "4"], 80_000, 2048),
+        (12, 4, 3)
+    );
     // The free memory of a GPU never changes a CPU run.
     let e = RunEnv {
         gpu_free_mib: Some(80_000),
@@ -315,4 +325,40 @@ fn duplicate_budgets_methods_and_files_are_dropped_with_one_note() {
     let cells = crate::plan::cells(&r.methods, &r.budgets, 1);
     let ids: Vec<&str> = cells.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(ids, ["random__ipc1__s0"]);
+}
+
+/// `--group`: `auto` groups on a GPU only (crate::gpu::AUTO_GPU_GROUP cells), never on the CPU;
+/// `off` and `1` never; `N` wherever the protocol allows, and a protocol that cannot be
+/// grouped (soft labels) trains every cell alone, with a note only when N was asked for.
+#[test]
+fn group_size_follows_the_device_and_the_protocol() {
+    let g = |a: &[&str], device: Device| {
+        let r = on(a, device, &env(None, 4)).unwrap();
+        (r.group, r.group_note)
+    };
+    assert_eq!(g(&[], Device::Cpu), (1, None));
+    assert_eq!(g(&["--group", "auto"], Device::Cpu), (1, None));
+    assert_eq!(g(&[], Device::Cuda(0)), (crate::gpu::AUTO_GPU_GROUP, None));
+    assert_eq!(g(&["--group", "off"], Device::Cuda(0)), (1, None));
+    assert_eq!(g(&["--group", "1"], Device::Cuda(0)), (1, None));
+    assert_eq!(g(&["--group", "5"], Device::Cpu), (5, None));
+    let soft = Loaded::resolve("soft-label").unwrap().protocol;
+    let (n, note) = group_size(args::GroupPolicy::Max(4), Device::Cpu, &soft);
+    assert_eq!(n, 1);
+    assert_eq!(
+        note.unwrap(),
+        "--group 4 ignored: protocol 'soft-label' cannot train cells grouped (its labels are not hard labels); every cell trains alone"
+    );
+    assert_eq!(
+        group_size(args::GroupPolicy::Auto, Device::Cuda(0), &soft),
+        (1, None)
+    );
+    let bad = match Cli::try_parse_from(["bench", "--protocol", "hard-label", "--group", "0"]) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("--group 0 parsed"),
+    };
+    assert!(
+        bad.contains("expected auto, off or a number of cells >= 1, not \"0\""),
+        "{bad}"
+    );
 }
