@@ -8,6 +8,7 @@ pub mod fit;
 pub mod losses;
 pub mod mix;
 pub mod models;
+pub mod torchvision;
 
 pub use fit::{evaluate, fit, FitOptions, FitReport, Targets, TeacherLoss};
 pub use models::{build, BnForward, BnInput, Network};
