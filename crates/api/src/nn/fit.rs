@@ -161,6 +161,11 @@ pub fn fit(
         Augment::None | Augment::RrcFlip => None,
     };
     let img_h = x.size()[2];
+    // Normalisation statistics on the device once (a per-batch copy would wait for it).
+    let stats = opts
+        .normalize
+        .as_ref()
+        .map(|(mean, std)| super::channel_stats(mean, std, device));
     // One-hot width for mixing hard labels: the network's output size.
     let classes = if spec.mix != super::mix::Mix::None {
         let _guard = tch::no_grad_guard();
@@ -229,8 +234,8 @@ pub fn fit(
             let idx = flat.narrow(0, start, chunk.len() as i64);
             start += chunk.len() as i64;
             let mut xb = x.index_select(0, &idx);
-            if let Some((mean, std)) = &opts.normalize {
-                xb = super::normalize(&xb, mean, std, device);
+            if let Some((mean, std)) = &stats {
+                xb = super::normalize_with(&xb, mean, std);
             }
             let mut stored_logits = None;
             if let (Some(b), Targets::Stored(store)) = (stored, &targets) {
