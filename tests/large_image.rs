@@ -91,8 +91,11 @@ fn large_protocols_differ_only_where_the_files_say() {
     assert_eq!(hard224["train"]["mix"], "none");
 
     // Soft vs hard: labels, CutMix, [soft], [teacher]; and the names.
+    // (Prose aside: name, description, source.)
     let soft_only = [
         "name",
+        "description",
+        "source",
         "labels",
         "train.mix",
         "train.mix_alpha",
@@ -101,7 +104,16 @@ fn large_protocols_differ_only_where_the_files_say() {
         "soft",
         "teacher",
     ];
-    let hard_only = ["name", "labels", "train.mix", "reference.mix"];
+    let hard_only = [
+        "name",
+        "description",
+        "source",
+        "labels",
+        "train.mix",
+        "train.mix_alpha",
+        "reference.mix",
+        "reference.mix_alpha",
+    ];
     for (s, h, what) in [(&soft224, &hard224, "224"), (&soft64, &hard64, "64")] {
         assert_eq!(
             without(s.clone(), &soft_only, what),
@@ -112,8 +124,12 @@ fn large_protocols_differ_only_where_the_files_say() {
         assert_eq!(h["train"]["mix_alpha"], 1.0);
     }
     // 224 vs 64: the stem and the three sizes.
+    // (And the run defaults: the default dataset's name.)
     let res = [
         "name",
+        "description",
+        "source",
+        "defaults",
         "student",
         "data.train_resize",
         "data.eval_resize",
@@ -136,6 +152,9 @@ fn large_protocols_differ_only_where_the_files_say() {
         assert_eq!(fixture["student"]["width"], 8);
         let changed = [
             "name",
+            "description",
+            "source",
+            "defaults",
             "data.train_resize",
             "data.eval_resize",
             "data.eval_crop",
