@@ -53,11 +53,21 @@ ensure_safetensors() {  # $1 = venv dir
         || die "pip could not install safetensors into $1 (needed by examples/python and the import tests)"
 }
 
+# torchvision for the teacher-equivalence test (tests/large_image.rs): the release built for
+# torch 2.11.0 (its wheel pins torch==2.11.0, so pip never replaces the venv's torch).
+TORCHVISION_VERSION=0.26.0
+ensure_torchvision() {  # $1 = venv dir
+    "$1/bin/python" -c "import torchvision, sys; sys.exit(torchvision.__version__.split('+')[0] != '$TORCHVISION_VERSION')" >/dev/null 2>&1 && return 0
+    echo "setup.sh: installing torchvision==$TORCHVISION_VERSION into $1" >&2
+    "$1/bin/python" -m pip install -q "torchvision==$TORCHVISION_VERSION" >&2 \
+        || die "pip could not install torchvision==$TORCHVISION_VERSION into $1 (needed by the teacher-equivalence test)"
+}
+
 ensure_venv() {
     local py venv
     py="$(find_python)" || die "no Python 3.10-3.14 found. Install one (Debian/Ubuntu: 'apt-get install python3 python3-venv'), or point DISTILLERY_PYTHON at it."
     venv="$(venv_dir "$py")"
-    if torch_ok "$venv"; then ensure_safetensors "$venv"; echo "$venv"; return 0; fi
+    if torch_ok "$venv"; then ensure_safetensors "$venv"; ensure_torchvision "$venv"; echo "$venv"; return 0; fi
     if [ -x "$venv/bin/python" ]; then
         local found
         found="$("$venv/bin/python" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo none)"
@@ -72,6 +82,7 @@ ensure_venv() {
         || die "pip could not install torch==$TORCH_VERSION into $venv. PyTorch $TORCH_VERSION needs Python 3.10-3.14 on x86-64/aarch64 Linux and access to PyPI."
     torch_ok "$venv" || die "torch in $venv does not report version $TORCH_VERSION after install"
     ensure_safetensors "$venv"
+    ensure_torchvision "$venv"
     echo "$venv"
 }
 

@@ -8,6 +8,7 @@
 //! | `cli` | `bench` end to end: training, provenance, resumption, plugin loading, misbehaving plugins, bad input |
 //! | `datasets` | datasets given as paths: too-small images, idx kind, files left out, stretched images, non-UTF-8 class names |
 //! | `labels` | the label axis: teachers, soft and native labels, label gain, `--method-config` |
+//! | `large_image` | the large-image protocols: published files vs fixtures, torchvision ResNet-18 equivalence, `--teacher` end to end |
 //! | `import_export` | importing sets made elsewhere and `bench export` |
 //! | `results_integrity` | results that must not get lost or misreported: diverged students, repeated grid entries, comparability across result sets, below-chance cells |
 //! | `gpu_check` | `scripts/gpu-check.sh --dry-run`: the prepared GPU check on the CPU |
@@ -30,6 +31,7 @@ mod gpu_check;
 mod grouped;
 mod import_export;
 mod labels;
+mod large_image;
 mod report_snapshots;
 mod reproduce;
 mod results_integrity;

@@ -418,6 +418,7 @@ fn train_alone(
         LabelMode::Soft => train::Labelling::Soft {
             teacher: ready.teacher.as_ref().expect("obtained above"),
             temperature: p.soft.as_ref().map_or(1.0, |s| s.temperature),
+            t_squared: p.soft.as_ref().is_none_or(|s| s.t_squared),
         },
         LabelMode::Native => train::Labelling::Native {
             teacher: ready.teacher.as_ref(),
@@ -461,6 +462,14 @@ pub fn obtain_teacher(
         .ok_or_else(|| TeacherError::NotDeclared {
             protocol: p.name.clone(),
         })?;
+    if let Some(classes) = spec
+        .pretrained
+        .as_ref()
+        .and_then(|pre| pre.classes.as_ref())
+    {
+        distillery_api::teacher::check_class_order(classes, &data.class_names)
+            .map_err(|e| TeacherError::Obtain(distillery_api::MethodError::Config(e)))?;
+    }
     let root = crate::executor::cache_root()
         .unwrap_or_else(|| std::env::temp_dir().join("distillery-cache"));
     let tdata = distillery_api::teacher::TeacherData {
@@ -488,8 +497,14 @@ pub fn obtain_teacher(
         &mut |w| (log.borrow_mut())(&format!("warning: {w}")),
     )
     .map_err(TeacherError::Obtain)?;
-    let xt = distillery_api::nn::normalize(&data.test.images, &data.mean, &data.std, device);
-    let test_acc = distillery_api::teacher::accuracy(&t, &xt, &data.test.labels);
+    // Normalised a batch at a time: a large test split never exists as float32.
+    let test_acc = distillery_api::teacher::accuracy_raw(
+        t.net.as_ref(),
+        &data.test,
+        &data.mean,
+        &data.std,
+        device,
+    );
     let r = crate::provenance::teacher_record(&t, test_acc);
     Ok((t, r))
 }

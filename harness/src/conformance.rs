@@ -166,6 +166,7 @@ pub fn run(path: &Path, config: &serde_json::Value) -> Vec<Check> {
                 train: tiny.clone(),
                 seed: 0,
                 patience: 0,
+                pretrained: None,
             }),
         },
     };

@@ -87,7 +87,14 @@ impl Prepared {
         let k = raw.num_classes();
         let (train_idx, val_idx) =
             data::split_validation(&raw.train.labels, k, spec.val_fraction, spec.val_seed);
-        let (mean, std) = data::normalization_stats(&raw.train);
+        let (mean, std) = match spec.normalization {
+            // torchvision's ImageNet statistics (what pretrained teachers were trained with).
+            Some(crate::protocol::Normalization::Imagenet) if raw.train.c == 3 => (
+                crate::protocol::Normalization::IMAGENET_MEAN.to_vec(),
+                crate::protocol::Normalization::IMAGENET_STD.to_vec(),
+            ),
+            _ => data::normalization_stats(&raw.train),
+        };
         let shape = [raw.train.c as i64, raw.train.h as i64, raw.train.w as i64];
         Prepared {
             train: to_split(&raw.train.subset(&train_idx)),
@@ -110,7 +117,10 @@ impl Prepared {
     pub fn load(spec: &str, image: &ImageOptions, data: &DataSpec) -> anyhow::Result<Prepared> {
         let opts = data::ResolveOptions {
             image_folder: data::ImageFolderOptions {
-                resolution: image.size,
+                // The protocol's load-time resize (large-image protocols) wins over
+                // --image-size. (Resize-then-centre-crop of the test split, `eval_resize` >
+                // `eval_crop`, is the data loader's: issue 17's data half.)
+                resolution: data.train_resize.unwrap_or(image.size),
                 channels: image.channels,
                 ..Default::default()
             },

@@ -30,6 +30,22 @@ pub const SHIPPED: &[(&str, &str)] = &[
         "native-label",
         include_str!("../../protocols/native-label.toml"),
     ),
+    (
+        "large-soft-label-224",
+        include_str!("../../protocols/large-soft-label-224.toml"),
+    ),
+    (
+        "large-hard-label-224",
+        include_str!("../../protocols/large-hard-label-224.toml"),
+    ),
+    (
+        "large-soft-label-64",
+        include_str!("../../protocols/large-soft-label-64.toml"),
+    ),
+    (
+        "large-hard-label-64",
+        include_str!("../../protocols/large-hard-label-64.toml"),
+    ),
 ];
 
 /// The protocol file format understood by this build.
@@ -62,8 +78,37 @@ impl LabelMode {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SoftSpec {
-    /// Temperature of the KL term (multiplied by T^2).
+    /// Temperature of the KL term.
     pub temperature: f64,
+    /// Multiply the KL term by `T^2` (default true: Hinton et al.; the small-image
+    /// soft-label protocol). The large-image benchmark's code does not (`t_squared = false`).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub t_squared: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+/// `[data] normalization`: the per-channel mean and std images are normalised with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Normalization {
+    /// The train split's own per-channel statistics (the default).
+    Dataset,
+    /// torchvision's ImageNet statistics, mean (0.485, 0.456, 0.406), std (0.229, 0.224,
+    /// 0.225): what pretrained torchvision teachers expect.
+    Imagenet,
+}
+
+impl Normalization {
+    /// ImageNet's per-channel mean in [0, 1] pixel scale (torchvision's `Normalize` values).
+    pub const IMAGENET_MEAN: [f64; 3] = [0.485, 0.456, 0.406];
+    /// ImageNet's per-channel standard deviation in [0, 1] pixel scale.
+    pub const IMAGENET_STD: [f64; 3] = [0.229, 0.224, 0.225];
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -82,6 +127,20 @@ pub struct DataSpec {
     pub val_fraction: f64,
     /// Seed of the (fixed, per-dataset) validation hold-out.
     pub val_seed: u64,
+    /// Train (and validation) images are resized to this square side in pixels at load time
+    /// (the large-image protocols: 224, as the benchmark's sets are "pre-resized to
+    /// 224x224"). Set together with `eval_resize` and `eval_crop`; absent: `--image-size`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_resize: Option<u32>,
+    /// Test images: resize to this side (torchvision `Resize(256)`) ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_resize: Option<u32>,
+    /// ... then centre-crop to this side (`CenterCrop(224)`); at most `eval_resize`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_crop: Option<u32>,
+    /// Normalisation statistics (default: the train split's own, `"dataset"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalization: Option<Normalization>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -129,7 +188,21 @@ pub struct Loaded {
     /// The file it came from, or `<embedded>/NAME.toml`.
     pub origin: String,
     pub text: String,
+    /// [`canonical_hash`] of the protocol; with a pretrained teacher's file
+    /// ([`Loaded::with_teacher`]), the SHA-256 of that hash and the file's SHA-256, so that
+    /// records made with other teacher weights are never taken for current.
     pub hash: String,
+}
+
+/// `bench --teacher FILE [--teacher-classes FILE]`: the weights of a pretrained teacher
+/// (recorded in the plan so every cell reads the same file).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TeacherFile {
+    /// The weights (`.safetensors`, torchvision layout).
+    pub file: PathBuf,
+    /// The class list (one name per line); default `<file stem>.classes.txt` next to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -251,6 +324,28 @@ impl Loaded {
                 protocol.data.val_fraction
             )));
         }
+        let d = &protocol.data;
+        match (d.train_resize, d.eval_resize, d.eval_crop) {
+            (None, None, None) => {}
+            (Some(t), Some(r), Some(c)) if t >= 1 && c >= 1 && c <= r => {}
+            (Some(_), Some(_), Some(_)) => {
+                return Err(invalid(format!(
+                    "{}: must be >= 1 and at most eval_resize, found {:?} (eval_resize {:?})",
+                    at("data", "eval_crop"),
+                    d.eval_crop,
+                    d.eval_resize
+                )))
+            }
+            _ => {
+                return Err(invalid(format!(
+                    "[data]: train_resize, eval_resize and eval_crop go together (line {})",
+                    locate(text, "data", "train_resize")
+                        .or_else(|| locate(text, "data", "eval_resize"))
+                        .or_else(|| locate(text, "data", "eval_crop"))
+                        .unwrap_or(0)
+                )))
+            }
+        }
         if protocol.student.width < 1 || protocol.student.depth < 1 {
             return Err(invalid(format!(
                 "{}: width and depth must be >= 1",
@@ -281,6 +376,64 @@ impl Loaded {
         })
     }
 
+    /// The protocol with its pretrained teacher's weights: `given` (from `--teacher`) replaces
+    /// the protocol's `[teacher.pretrained] file`; the class list defaults to
+    /// `<file stem>.classes.txt` next to the weights. The hash then covers the file's
+    /// SHA-256. Without a pretrained teacher, `given` is refused and nothing changes.
+    ///
+    /// # Errors
+    /// `--teacher` for a protocol whose teacher is not pretrained, a pretrained teacher without
+    /// a file, or a file that cannot be read.
+    pub fn with_teacher(mut self, given: Option<&TeacherFile>) -> Result<Loaded, String> {
+        let origin = self.origin.clone();
+        let Some(pre) = self
+            .protocol
+            .teacher
+            .as_mut()
+            .and_then(|t| t.pretrained.as_mut())
+        else {
+            return match given {
+                Some(g) => Err(format!(
+                    "--teacher {}: protocol '{}' ({origin}) has no pretrained teacher ([teacher.pretrained]); its teacher, if any, is trained by the harness",
+                    g.file.display(),
+                    self.protocol.name
+                )),
+                None => Ok(self),
+            };
+        };
+        if let Some(g) = given {
+            pre.file = Some(g.file.clone());
+            if g.classes.is_some() {
+                pre.classes = g.classes.clone();
+            }
+        }
+        let Some(file) = pre.file.clone() else {
+            return Err(format!(
+                "protocol '{}' ({origin}) needs a pretrained teacher: give its weights with --teacher FILE.safetensors (a torchvision-layout state dict; README, \"Large-image protocols\")",
+                self.protocol.name
+            ));
+        };
+        let file = std::path::absolute(&file).unwrap_or(file);
+        if pre.classes.is_none() {
+            let stem = file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            pre.classes = Some(file.with_file_name(format!("{stem}.classes.txt")));
+        }
+        pre.classes = pre
+            .classes
+            .take()
+            .map(|c| std::path::absolute(&c).unwrap_or(c));
+        pre.file = Some(file.clone());
+        let sha = distillery_api::teacher::sha256_of(&file)
+            .map_err(|e| format!("--teacher {}: {e}", file.display()))?;
+        self.hash = hex::encode(Sha256::digest(
+            format!("{}+teacher-weights:{sha}", canonical_hash(&self.protocol)).as_bytes(),
+        ));
+        Ok(self)
+    }
+
     /// The `[methods.<name>]` table as JSON (`{}` when absent).
     pub fn method_config(&self, name: &str) -> serde_json::Value {
         self.protocol
@@ -303,6 +456,16 @@ pub fn canonical_hash(p: &Protocol) -> String {
         o.remove("defaults");
         o.remove("description");
         o.remove("source");
+        // Where the user keeps a pretrained teacher's files is not the recipe: its content
+        // is ([`Loaded::with_teacher`] adds the weights' SHA-256).
+        if let Some(pre) = o
+            .get_mut("teacher")
+            .and_then(|t| t.get_mut("pretrained"))
+            .and_then(|p| p.as_object_mut())
+        {
+            pre.remove("file");
+            pre.remove("classes");
+        }
     }
     // serde_json's Map is a BTreeMap here (no preserve_order): keys serialise sorted.
     let canonical = serde_json::to_string(&v).expect("json");

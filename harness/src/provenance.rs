@@ -227,5 +227,7 @@ pub fn teacher_record(t: &distillery_api::teacher::Teacher, test_acc: f64) -> Te
         parameter_bytes: t.info.parameter_bytes,
         from_cache: t.from_cache,
         train_seconds: t.info.train_seconds,
+        weights_sha256: t.info.file.as_ref().map(|_| t.info.weights_sha256.clone()),
+        file: t.info.file.clone(),
     }
 }

@@ -18,10 +18,12 @@ pub use distillery_record::Evaluation;
 pub enum Labelling<'a> {
     /// The set's hard labels, cross-entropy (its soft labels and label function are ignored).
     Hard,
-    /// The teacher relabels every augmented batch; KL at `temperature`.
+    /// The teacher relabels every augmented (and mixed) batch; KL at `temperature`, times
+    /// `T^2` when `t_squared`.
     Soft {
         teacher: &'a Teacher,
         temperature: f64,
+        t_squared: bool,
     },
     /// The method's own labels: its label function, else its soft labels, else hard labels.
     /// `teacher` is required by KD / DKD label functions.
@@ -33,6 +35,58 @@ pub enum Labelling<'a> {
 /// batch size changes no prediction beyond floating-point rounding (the student has no
 /// batch-dependent layer in eval mode).
 pub const GPU_EVAL_BATCH: i64 = 2048;
+
+/// Test images normalised at a time by [`evaluate_in_slabs`]: 4096 (or the evaluation batch
+/// when larger). At 224 px that is 2.4 GB of float32 instead of 30 GB for ImageNet's 50,000
+/// validation images.
+pub const EVAL_SLAB: i64 = 4096;
+
+/// [`nn::fit::evaluate_detailed`] on `data.test`, normalising [`EVAL_SLAB`] images at a time
+/// (each slab evaluated `eval_batch` images per forward pass, as in one call) and adding up the
+/// counts: the same numbers as one call on the whole normalised split.
+pub fn evaluate_in_slabs(
+    net: &dyn nn::Network,
+    data: &Prepared,
+    eval_batch: i64,
+    device: Device,
+) -> nn::fit::Evaluated {
+    let k = data.num_classes();
+    let n = data.test.images.size()[0];
+    let slab = EVAL_SLAB.max(eval_batch);
+    let (mut top1, mut top5) = (0u64, 0u64);
+    let mut confusion = vec![vec![0u64; k]; k];
+    let mut start = 0;
+    while start < n {
+        let len = slab.min(n - start);
+        let x = nn::normalize(
+            &data.test.images.narrow(0, start, len),
+            &data.mean,
+            &data.std,
+            device,
+        );
+        let e = nn::fit::evaluate_detailed(
+            net,
+            &x,
+            &data.test.labels.narrow(0, start, len),
+            eval_batch,
+            k,
+        );
+        top1 += (e.top1 * len as f64).round() as u64;
+        top5 += (e.top5 * len as f64).round() as u64;
+        for (row, add) in confusion.iter_mut().zip(&e.confusion) {
+            for (c, a) in row.iter_mut().zip(add) {
+                *c += a;
+            }
+        }
+        start += len;
+    }
+    let n = n.max(1) as f64;
+    nn::fit::Evaluated {
+        top1: top1 as f64 / n,
+        top5: top5 as f64 / n,
+        confusion,
+    }
+}
 
 /// Trains `student` on `set` with `recipe` and `labelling`, and evaluates on `data.test`.
 #[allow(clippy::too_many_arguments)]
@@ -50,7 +104,10 @@ pub fn train_and_evaluate(
     tch::manual_seed(seeds.init as i64);
     let vs = VarStore::new(device);
     let net = nn::build(&vs.root(), student, data.shape, data.num_classes() as i64);
-    let x = nn::normalize(&set.images, &data.mean, &data.std, device);
+    // Raw images on the device, normalised one batch at a time inside `fit` (the same numbers
+    // as normalising the whole set first: an elementwise map), so a large-image set never
+    // exists as float32.
+    let x = set.images.to_device(device);
     let y = set.labels.to_device(device);
     let weights = set.weights.as_ref().map(|w| w.to_device(device));
     let dsa = Dsa::new(&recipe.dsa_strategy, data.mirror_invariant);
@@ -61,17 +118,20 @@ pub fn train_and_evaluate(
         Labelling::Soft {
             teacher,
             temperature,
+            t_squared,
         } => (
             Targets::Teacher {
                 teacher: teacher.net.as_ref(),
                 loss: TeacherLoss::Kl {
                     temperature: *temperature,
+                    t_squared: *t_squared,
                 },
                 labels: None,
             },
             format!(
-                "soft: online teacher {} (KL, T {temperature})",
-                &teacher.info.key[..12]
+                "soft: online teacher {} (KL, T {temperature}{})",
+                &teacher.info.key[..12],
+                if *t_squared { "" } else { ", no T^2" }
             ),
         ),
         Labelling::Native { teacher } => {
@@ -176,6 +236,11 @@ pub fn train_and_evaluate(
         Some(s) => Targets::Stored(s),
         None => targets,
     };
+    // Stored labels replay normalised images; everything else normalises per batch.
+    let (x, normalize) = match &store {
+        Some(_) => (nn::normalize(&x, &data.mean, &data.std, device), None),
+        None => (x, Some((data.mean.clone(), data.std.clone()))),
+    };
     let report = nn::fit(
         net.as_ref(),
         &vs,
@@ -185,6 +250,7 @@ pub fn train_and_evaluate(
         FitOptions {
             order_seed: seeds.order,
             augment_seed: Some(seeds.augment),
+            normalize,
             dsa: Some(dsa.clone()),
             weights: weights.as_ref(),
             on_epoch: None,
@@ -193,17 +259,10 @@ pub fn train_and_evaluate(
     )?;
     let train_seconds = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
-    let xt = nn::normalize(&data.test.images, &data.mean, &data.std, device);
     let eval_batch = eval_batch_for(eval_batch, device);
     // Top-1/top-5 and the confusion matrix in one pass (a diverged network is measured too:
     // its accuracy is the result, marked as diverged).
-    let measured = nn::fit::evaluate_detailed(
-        net.as_ref(),
-        &xt,
-        &data.test.labels,
-        eval_batch,
-        data.num_classes(),
-    );
+    let measured = evaluate_in_slabs(net.as_ref(), data, eval_batch, device);
     let augment = describe_augment(recipe, &dsa);
     let per_class_top1 = Evaluation::per_class_from_confusion(&measured.confusion);
     Ok(Evaluation {

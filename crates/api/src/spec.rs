@@ -22,17 +22,46 @@ pub enum Arch {
 /// Which network to build: `[student]`, `[teacher.model]` in a protocol, or a method's own
 /// model. Unknown keys are rejected.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "RawModelSpec")]
 pub struct ModelSpec {
     /// The architecture.
     pub arch: Arch,
-    /// Channels of every ConvNet block (ignored by ResNets).
-    #[serde(default = "default_width")]
+    /// ConvNets: channels of every block (default 128). ResNets: the base width, i.e. the
+    /// channels of the stem and the first stage, doubled at each later stage (default 64,
+    /// torchvision's; a narrower ResNet, e.g. 8, is for tests).
     pub width: i64,
     /// Number of ConvNet blocks (ignored by ResNets).
-    #[serde(default = "default_depth")]
     pub depth: i64,
 }
+
+/// [`ModelSpec`] as written: `width` may be left out, and its default depends on the
+/// architecture (128 for ConvNets, 64 for ResNets).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModelSpec {
+    arch: Arch,
+    #[serde(default)]
+    width: Option<i64>,
+    #[serde(default = "default_depth")]
+    depth: i64,
+}
+
+impl From<RawModelSpec> for ModelSpec {
+    fn from(r: RawModelSpec) -> Self {
+        let width = r.width.unwrap_or(match r.arch {
+            Arch::Resnet18 | Arch::Resnet18Imagenet => RESNET_BASE_WIDTH,
+            Arch::Convnet | Arch::ConvnetBn => default_width(),
+        });
+        Self {
+            arch: r.arch,
+            width,
+            depth: r.depth,
+        }
+    }
+}
+
+/// torchvision's ResNet base width (channels of the stem and the first stage).
+pub const RESNET_BASE_WIDTH: i64 = 64;
 
 fn default_width() -> i64 {
     128
@@ -58,8 +87,18 @@ impl ModelSpec {
                 self.depth, self.width
             ),
             Arch::ConvnetBn => format!("ConvNet-{} (width {}, batch norm)", self.depth, self.width),
-            Arch::Resnet18 => "ResNet-18 (CIFAR stem)".into(),
-            Arch::Resnet18Imagenet => "ResNet-18 (ImageNet stem)".into(),
+            Arch::Resnet18 | Arch::Resnet18Imagenet => {
+                let stem = if self.arch == Arch::Resnet18 {
+                    "CIFAR stem"
+                } else {
+                    "ImageNet stem"
+                };
+                if self.width == RESNET_BASE_WIDTH {
+                    format!("ResNet-18 ({stem})")
+                } else {
+                    format!("ResNet-18 ({stem}, width {})", self.width)
+                }
+            }
         }
     }
 }
@@ -70,7 +109,11 @@ impl ModelSpec {
 pub enum Optimizer {
     /// SGD with `momentum`, `weight_decay` (L2, coupled) and optional Nesterov momentum.
     Sgd,
-    /// AdamW (Loshchilov & Hutter, ICLR 2019) with decoupled `weight_decay`.
+    /// AdamW (Loshchilov & Hutter, ICLR 2019; betas 0.9/0.999, eps 1e-8) with decoupled
+    /// `weight_decay` on the parameters named `weight` with more than one dimension (conv and
+    /// linear weights) only: biases and norm parameters are not decayed, as the large-scale
+    /// benchmark's code groups them (rethinkdc `train_KD.py`, SRe2L `validate`: "only params
+    /// named weight with ndim > 1 get decay").
     Adamw,
 }
 
@@ -161,6 +204,31 @@ pub fn default_dsa_strategy() -> String {
 }
 
 impl TrainSpec {
+    /// The stand-in recipe of a teacher without one (a pretrained teacher): 0 epochs, which
+    /// no real recipe has ([`TrainSpec::validate`] refuses it).
+    pub fn absent() -> Self {
+        Self {
+            epochs: 0,
+            batch_size: 0,
+            optimizer: Optimizer::Sgd,
+            lr: 0.0,
+            momentum: 0.0,
+            weight_decay: 0.0,
+            nesterov: false,
+            schedule: Schedule::Constant,
+            augment: Augment::None,
+            dsa_strategy: String::new(),
+            rrc_scale: default_rrc_scale(),
+            mix: default_mix(),
+            mix_alpha: default_mix_alpha(),
+        }
+    }
+
+    /// Whether this is [`TrainSpec::absent`].
+    pub fn is_absent(&self) -> bool {
+        *self == Self::absent()
+    }
+
     /// Learning rate for a 0-based epoch.
     pub fn lr_at(&self, epoch: usize) -> f64 {
         match self.schedule {
@@ -304,30 +372,79 @@ mod tests {
 }
 
 /// The protocol's teacher: trained by the harness on the train split, the epoch with the best
-/// validation accuracy kept (never the test split), cached under a content hash.
+/// validation accuracy kept (never the test split), cached under a content hash; or, with
+/// `[teacher.pretrained]`, a pretrained network whose weights the user gives (a
+/// torchvision-layout state dict in safetensors, `bench --teacher FILE`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TeacherSpec {
     /// The teacher's network.
     pub model: ModelSpec,
-    /// The teacher's training recipe.
+    /// The teacher's training recipe (a harness-trained teacher). Absent from the file for a
+    /// pretrained one: then [`TrainSpec::absent`] (0 epochs, never used, not serialised).
+    #[serde(
+        default = "TrainSpec::absent",
+        skip_serializing_if = "TrainSpec::is_absent"
+    )]
     pub train: TrainSpec,
     /// Seed of the teacher's init, batch order and augmentation (derived by label).
+    #[serde(default)]
     pub seed: u64,
     /// Stop after this many epochs without a better validation accuracy (0: train all epochs).
     #[serde(default)]
     pub patience: usize,
+    /// Pretrained weights given by the user instead of a training recipe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pretrained: Option<PretrainedTeacher>,
+}
+
+/// The weight layout a pretrained teacher's file is read in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WeightLayout {
+    /// A torchvision `state_dict()` saved as safetensors (`conv1.weight`, `bn1.running_mean`,
+    /// `layer1.0.conv1.weight`, …, `fc.weight`; `num_batches_tracked` ignored), read by
+    /// [`crate::nn::torchvision::load_state_dict`].
+    Torchvision,
+}
+
+/// `[teacher.pretrained]`: a teacher whose weights come from a file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PretrainedTeacher {
+    /// How the file's tensors are named.
+    pub layout: WeightLayout,
+    /// The weights (`.safetensors`); `bench --teacher FILE` sets or replaces it. Not part of
+    /// the protocol's hash: the file's SHA-256 is (see the harness's protocol module).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<std::path::PathBuf>,
+    /// The teacher's class order: a text file with one class name per line, in output order
+    /// (`--teacher-classes FILE`; default: `<file stem>.classes.txt` next to the weights).
+    /// Checked against the dataset's class order before anything runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<std::path::PathBuf>,
 }
 
 impl TeacherSpec {
     /// `Err((key, why))` naming the offending key under `[teacher]`.
     ///
     /// # Errors
-    /// `(key, why)` for the first invalid key.
+    /// `(key, why)` for the first invalid key: a `train` recipe that does not validate, both
+    /// or neither of `train` and `pretrained`.
     pub fn validate(&self) -> Result<(), (String, String)> {
-        self.train
-            .validate()
-            .map_err(|(k, why)| (format!("train.{k}"), why))
+        let train = (!self.train.is_absent()).then_some(&self.train);
+        match (train, &self.pretrained) {
+            (Some(t), None) => t.validate().map_err(|(k, why)| (format!("train.{k}"), why)),
+            (None, Some(_)) => Ok(()),
+            (Some(_), Some(_)) => Err((
+                "pretrained".into(),
+                "a teacher is either trained ([teacher.train]) or pretrained ([teacher.pretrained]), not both".into(),
+            )),
+            (None, None) => Err((
+                "train".into(),
+                "missing: give a training recipe [teacher.train], or [teacher.pretrained] for weights from a file".into(),
+            )),
+        }
     }
 }
 

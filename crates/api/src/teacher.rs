@@ -49,8 +49,13 @@ pub struct TeacherInfo {
     pub parameter_bytes: u64,
     /// Hex SHA-256 of `weights.safetensors`; an entry whose file does not match is rebuilt.
     pub weights_sha256: String,
-    /// Device class it was trained on (`cpu` or `cuda`): the two differ numerically.
+    /// Device class it was trained on (`cpu` or `cuda`): the two differ numerically;
+    /// `pretrained` for weights from a file.
     pub trained_on: String,
+    /// The weights file of a pretrained teacher (`[teacher.pretrained]`, `--teacher`);
+    /// `None` for a harness-trained one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
 }
 
 /// A loaded teacher in eval mode.
@@ -171,6 +176,9 @@ pub fn obtain(
 ) -> Result<Teacher, MethodError> {
     spec.validate()
         .map_err(|(k, why)| MethodError::Config(format!("[teacher] {k}: {why}")))?;
+    if let Some(p) = &spec.pretrained {
+        return load_pretrained(spec, p, data, device);
+    }
     let checksum = data_checksum(data.train, data.val);
     let key = cache_key(spec, data, &checksum, device);
     let dir = cache_root.join("teachers").join(&key);
@@ -298,7 +306,8 @@ fn train(
     // The weights (parameters and buffers) of the best validation epoch; first best on ties.
     type Snapshot = Vec<(String, Tensor)>;
     let mut best: Option<(f64, usize, Snapshot)> = None;
-    let (epochs, patience) = (spec.train.epochs, spec.patience);
+    let recipe = &spec.train;
+    let (epochs, patience) = (recipe.epochs, spec.patience);
     let report = {
         let vs_ref = &vs;
         let mut on_epoch = |epoch: usize, loss: f64, n: &dyn Network| -> bool {
@@ -329,12 +338,12 @@ fn train(
             &vs,
             &x,
             Targets::Hard(&y),
-            &spec.train,
+            recipe,
             FitOptions {
                 order_seed: derive_seed(spec.seed, "teacher/order"),
                 augment_seed: Some(derive_seed(spec.seed, "teacher/augment")),
                 dsa: Some(nn::augment::Dsa::new(
-                    &spec.train.dsa_strategy,
+                    &recipe.dsa_strategy,
                     data.mirror_invariant,
                 )),
                 on_epoch: Some(&mut on_epoch),
@@ -369,6 +378,7 @@ fn train(
         parameter_bytes: parameters as u64 * 4,
         weights_sha256: String::new(),
         trained_on: device_class(device).to_string(),
+        file: None,
     };
     Ok(Teacher {
         vs,
@@ -376,6 +386,140 @@ fn train(
         info,
         from_cache: false,
     })
+}
+
+/// The SHA-256 (hex) of a file's bytes.
+///
+/// # Errors
+/// The file cannot be read.
+pub fn sha256_of(path: &Path) -> std::io::Result<String> {
+    file_sha256(path)
+}
+
+/// A pretrained teacher: `spec.model` built and filled from the file (torchvision layout),
+/// frozen, its validation accuracy measured on `data.val` (in batches, normalised per batch).
+/// Its key is the file's SHA-256. Its class order is the caller's to check
+/// ([`check_class_order`]): the harness does it before any cell runs.
+fn load_pretrained(
+    spec: &TeacherSpec,
+    p: &crate::spec::PretrainedTeacher,
+    data: &TeacherData,
+    device: Device,
+) -> Result<Teacher, MethodError> {
+    let file = p.file.as_ref().ok_or_else(|| {
+        MethodError::Config(
+            "[teacher.pretrained] has no weights file: give it with `bench --teacher FILE.safetensors` (or `file = ...` in the protocol)".into(),
+        )
+    })?;
+    let sha = file_sha256(file).map_err(|e| fail(format!("{}: {e}", file.display())))?;
+    let mut vs = VarStore::new(device);
+    let net = nn::build(
+        &vs.root(),
+        &spec.model,
+        shape(data.train),
+        data.num_classes as i64,
+    );
+    match p.layout {
+        crate::spec::WeightLayout::Torchvision => {
+            nn::torchvision::load_state_dict(&mut vs, &spec.model, file)
+                .map_err(MethodError::Config)?;
+        }
+    }
+    let parameters: i64 = vs
+        .trainable_variables()
+        .iter()
+        .map(|t| t.numel() as i64)
+        .sum();
+    vs.freeze();
+    let val_acc = accuracy_raw(net.as_ref(), data.val, data.mean, data.std, device);
+    let info = TeacherInfo {
+        format: ENTRY_FORMAT,
+        key: sha.clone(),
+        spec: spec.clone(),
+        data_checksum: String::new(),
+        val_acc,
+        best_epoch: 0,
+        epochs_run: 0,
+        train_seconds: 0.0,
+        parameters,
+        parameter_bytes: parameters as u64 * 4,
+        weights_sha256: sha,
+        trained_on: "pretrained".into(),
+        file: Some(file.display().to_string()),
+    };
+    Ok(Teacher {
+        vs,
+        net,
+        info,
+        from_cache: false,
+    })
+}
+
+/// Top-1 accuracy of `net` (eval mode) on raw images (uint8 or [0, 1] float) `split`,
+/// normalised with `mean`/`std` one batch of 256 at a time (never the whole split as float).
+pub fn accuracy_raw(
+    net: &dyn Network,
+    split: &Split,
+    mean: &[f64],
+    std: &[f64],
+    device: Device,
+) -> f64 {
+    let n = split.images.size()[0];
+    if n == 0 {
+        return 0.0;
+    }
+    let mut hits = 0.0;
+    let mut start = 0;
+    while start < n {
+        let len = 256.min(n - start);
+        let x = nn::normalize(&split.images.narrow(0, start, len), mean, std, device);
+        let y = split.labels.narrow(0, start, len);
+        hits += nn::evaluate(net, &x, &y, len).0 * len as f64;
+        start += len;
+    }
+    hits / n as f64
+}
+
+/// Reads a class list (one name per line, trailing blank lines ignored) and checks it against
+/// the dataset's class order: same names in the same order.
+///
+/// # Errors
+/// A message naming the file, the counts, or the first position where the orders differ.
+pub fn check_class_order(classes_file: &Path, dataset: &[String]) -> Result<(), String> {
+    let text = std::fs::read_to_string(classes_file).map_err(|e| {
+        format!(
+            "the teacher's class list {}: {e} (one class name per line, in the order of its outputs; `--teacher-classes FILE`)",
+            classes_file.display()
+        )
+    })?;
+    let names: Vec<&str> = text
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .skip_while(|l| l.is_empty())
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    if names.len() != dataset.len() {
+        return Err(format!(
+            "the teacher's class list {} has {} classes, the dataset {}",
+            classes_file.display(),
+            names.len(),
+            dataset.len()
+        ));
+    }
+    if let Some(i) = (0..names.len()).find(|&i| names[i] != dataset[i]) {
+        return Err(format!(
+            "the teacher's class order ({}) differs from the dataset's at output {i}: '{}' vs '{}' (the dataset's order is its sorted class folder names, torchvision's ImageFolder order)",
+            classes_file.display(),
+            names[i],
+            dataset[i]
+        ));
+    }
+    Ok(())
 }
 
 /// Where the cache entry of a key lives (for tools and error messages).
@@ -439,6 +583,7 @@ mod tests {
             },
             seed: 3,
             patience: 2,
+            pretrained: None,
         }
     }
 

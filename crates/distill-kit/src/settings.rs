@@ -141,6 +141,7 @@ impl OwnModel {
             train,
             seed: self.seed.unwrap_or(0),
             patience: self.patience.unwrap_or(d.patience),
+            pretrained: None,
         };
         spec.validate()
             .map_err(|(k, why)| MethodError::Config(format!("{key}: {k}: {why}")))?;

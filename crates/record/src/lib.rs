@@ -515,7 +515,19 @@ pub struct TeacherRecord {
     /// True when the weights came from the per-user cache rather than being trained by this
     /// cell.
     pub from_cache: bool,
-    /// Seconds it took to train (for a cached teacher: when it was trained).
+    /// Seconds it took to train (for a cached teacher: when it was trained; 0 for a
+    /// pretrained one).
     #[serde(with = "float")]
     pub train_seconds: f64,
+    /// Hex SHA-256 of the weights file of a pretrained teacher (`bench --teacher FILE`), which
+    /// is also its `key`. Absent for a harness-trained teacher (its `key` names the cache
+    /// entry, whose `teacher.json` holds the weights' SHA-256) and in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights_sha256: Option<String>,
+    /// The weights file of a pretrained teacher, as given (`--teacher` or the protocol's
+    /// `[teacher.pretrained] file`); absent for a harness-trained teacher. `best_epoch` and
+    /// `epochs_run` are 0 for a pretrained teacher, and `val_acc` is measured on the
+    /// validation split like `test_acc` on the test split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
 }

@@ -66,6 +66,8 @@ pub struct RunArgs {
     pub method_config: Option<PathBuf>,
     #[command(flatten)]
     pub executor: ExecutorArgs,
+    #[command(flatten)]
+    pub teacher: super::teacher::TeacherFileArgs,
 }
 
 /// Runs the protocol: exit 0 when every cell succeeded, 1 when some failed.
@@ -76,7 +78,7 @@ pub fn run(args: &RunArgs) -> Result<u8, BenchError> {
         ));
     };
     let executor_kind = args.executor.resolve()?;
-    let loaded = Loaded::resolve(pspec)?;
+    let loaded = args.teacher.apply(Loaded::resolve(pspec)?)?;
     let p = &loaded.protocol;
     let (dataset, image, data) = args.data.load(p)?;
     // A Slurm run that asks for GPUs gets them on the compute nodes, not necessarily here.
@@ -155,6 +157,7 @@ pub fn run(args: &RunArgs) -> Result<u8, BenchError> {
                 .to_string()
         }),
         method_overrides,
+        teacher: args.teacher.resolve(),
         cells: plan::unique([plan::cells(&methods, &budgets, seeds), imports.cells].concat())
             .map_err(anyhow::Error::from)?,
     };

@@ -2,8 +2,43 @@
 
 use super::args::{DataArgs, DeviceArgs, ThreadArgs};
 use crate::error::{exit_code, BenchError};
-use crate::protocol::Loaded;
+use crate::protocol::{Loaded, TeacherFile};
 use crate::record::TeacherRecord;
+use std::path::PathBuf;
+
+/// `--teacher FILE [--teacher-classes FILE]`: a pretrained teacher's weights for a protocol
+/// with `[teacher.pretrained]` (the large-image protocols).
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct TeacherFileArgs {
+    /// Pretrained teacher weights for a protocol with [teacher.pretrained]: a torchvision-layout
+    /// state dict saved as .safetensors (README, "Large-image protocols", for converting a .pth).
+    /// Its SHA-256 and accuracy go into every record.
+    #[arg(long, value_name = "FILE")]
+    pub teacher: Option<PathBuf>,
+    /// The teacher's class order: one class name per line, in the order of its outputs
+    /// (default: <weights stem>.classes.txt next to the weights). Must equal the dataset's.
+    #[arg(long, value_name = "FILE", requires = "teacher")]
+    pub teacher_classes: Option<PathBuf>,
+}
+
+impl TeacherFileArgs {
+    /// The given files, as absolute paths; `None` without `--teacher`.
+    pub fn resolve(&self) -> Option<TeacherFile> {
+        let abs = |p: &PathBuf| std::path::absolute(p).unwrap_or(p.clone());
+        self.teacher.as_ref().map(|f| TeacherFile {
+            file: abs(f),
+            classes: self.teacher_classes.as_ref().map(abs),
+        })
+    }
+
+    /// `loaded` with the teacher's weights ([`Loaded::with_teacher`]); a usage error (exit 2)
+    /// when they do not fit the protocol or cannot be read.
+    pub fn apply(&self, loaded: Loaded) -> Result<Loaded, BenchError> {
+        loaded
+            .with_teacher(self.resolve().as_ref())
+            .map_err(BenchError::Usage)
+    }
+}
 
 /// Options of `bench teacher`.
 #[derive(clap::Args, Clone, Debug)]
@@ -24,11 +59,13 @@ pub struct TeacherArgs {
     /// Print the teacher record as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub weights: TeacherFileArgs,
 }
 
 /// Obtains the teacher and prints its line (or record) and its cache entry.
 pub fn run(a: &TeacherArgs) -> Result<u8, BenchError> {
-    let loaded = Loaded::resolve(&a.protocol)?;
+    let loaded = a.weights.apply(Loaded::resolve(&a.protocol)?)?;
     let p = &loaded.protocol;
     if p.teacher.is_none() {
         return Err(BenchError::Usage(format!(
@@ -49,6 +86,9 @@ pub fn run(a: &TeacherArgs) -> Result<u8, BenchError> {
             "{}",
             serde_json::to_string_pretty(&t).map_err(anyhow::Error::from)?
         );
+    } else if let Some(f) = &t.file {
+        println!("{}", teacher_line(&t));
+        println!("weights: {f}");
     } else {
         println!("{}", teacher_line(&t));
         println!(
@@ -65,6 +105,17 @@ pub fn run(a: &TeacherArgs) -> Result<u8, BenchError> {
 
 /// One line about a teacher: model, accuracies, provenance.
 pub fn teacher_line(t: &TeacherRecord) -> String {
+    if let Some(file) = &t.file {
+        return format!(
+            "teacher {}: {}, {} parameters; val {:.2}%, test {:.2}%; pretrained, weights {file} (SHA-256 {})",
+            &t.key[..12],
+            t.model,
+            t.parameters,
+            t.val_acc * 100.0,
+            t.test_acc * 100.0,
+            t.weights_sha256.as_deref().unwrap_or("?")
+        );
+    }
     format!(
         "teacher {}: {}, {} parameters; val {:.2}% (epoch {} of {}), test {:.2}%; {}",
         &t.key[..12],

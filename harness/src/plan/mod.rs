@@ -49,6 +49,10 @@ pub struct Plan {
     pub method_config_origin: Option<String>,
     #[serde(default)]
     pub method_overrides: crate::method_config::Overrides,
+    /// `--teacher FILE [--teacher-classes FILE]`: a pretrained teacher's weights (absolute
+    /// paths); every cell loads the protocol with them ([`Plan::protocol`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teacher: Option<crate::protocol::TeacherFile>,
     pub cells: Vec<CellSpec>,
 }
 
@@ -152,7 +156,17 @@ pub fn unique(cells: Vec<CellSpec>) -> Result<Vec<CellSpec>, DuplicateCells> {
 
 impl Plan {
     pub fn protocol(&self) -> anyhow::Result<Loaded> {
-        Ok(Loaded::parse(&self.protocol_text, &self.protocol_origin)?)
+        let loaded = Loaded::parse(&self.protocol_text, &self.protocol_origin)?
+            .with_teacher(self.teacher.as_ref())
+            .map_err(anyhow::Error::msg)?;
+        if self.teacher.is_some() && loaded.hash != self.protocol_hash {
+            anyhow::bail!(
+                "the pretrained teacher's weights changed since the plan was made (protocol hash {} now, {} in the plan)",
+                &loaded.hash[..12],
+                &self.protocol_hash[..self.protocol_hash.len().min(12)]
+            );
+        }
+        Ok(loaded)
     }
 }
 

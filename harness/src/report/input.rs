@@ -314,7 +314,10 @@ impl Report {
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string))
                     .unwrap_or_default();
-                if l.hash != self.protocol_hash && !self.protocol_hash.is_empty() {
+                // A pretrained teacher's weights are part of the records' hash (Loaded::with_teacher)
+                // and not of the text: nothing to compare the text against then.
+                let pretrained = p.teacher.as_ref().is_some_and(|t| t.pretrained.is_some());
+                if l.hash != self.protocol_hash && !self.protocol_hash.is_empty() && !pretrained {
                     self.warnings.push(format!(
                         "plan.json protocol hash {} differs from the records' {}",
                         &l.hash[..12],

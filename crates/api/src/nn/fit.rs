@@ -34,10 +34,13 @@ pub enum Targets<'a> {
 /// How a teacher's logits become a loss (see [`super::losses`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum TeacherLoss {
-    /// `T^2 * KL(teacher_T || student_T)` only: the soft-label protocol.
+    /// `KL(teacher_T || student_T)`, times `T^2` when `t_squared`: the soft-label protocols
+    /// (the small-image one scales by `T^2`; the large-image benchmark's code does not).
     Kl {
         /// Softmax temperature `T` (> 0).
         temperature: f64,
+        /// Multiply by `T^2` (Hinton et al.'s gradient-scale correction).
+        t_squared: bool,
     },
     /// `alpha * CE + (1 - alpha) * T^2 * KL` (Hinton, Vinyals & Dean, Distilling the Knowledge
     /// in a Neural Network, 2015).
@@ -73,6 +76,11 @@ pub struct FitOptions<'a> {
     pub order_seed: u64,
     /// Seed of libtorch's generator for augmentation draws; `None` leaves it as it is.
     pub augment_seed: Option<u64>,
+    /// Per-channel `(mean, std)` in [0, 1] pixel scale: `x` holds raw images (uint8 in
+    /// 0..=255, or float in [0, 1]) and each batch is normalised after it is gathered, so the
+    /// whole set never exists as float32 (4x the bytes of uint8: what large-image sets at 224
+    /// px need). `None`: `x` is already normalised float.
+    pub normalize: Option<(Vec<f64>, Vec<f64>)>,
     /// The DSA augmenter (needed when the recipe says `augment = "dsa"`).
     pub dsa: Option<Dsa>,
     /// Per-sample loss weights `[N]` (e.g. from a weighted coreset).
@@ -131,11 +139,16 @@ pub fn fit(
             nesterov: spec.nesterov,
         }
         .build(vs, spec.lr)?,
+        // Decoupled decay is applied below, to the decayed parameters only.
         Optimizer::Adamw => tch::nn::AdamW {
-            wd: spec.weight_decay,
+            wd: 0.0,
             ..Default::default()
         }
         .build(vs, spec.lr)?,
+    };
+    let decayed = match spec.optimizer {
+        Optimizer::Adamw if spec.weight_decay > 0.0 => adamw_decayed(vs),
+        _ => Vec::new(),
     };
     if let Some(s) = opts.augment_seed {
         tch::manual_seed(s as i64);
@@ -148,10 +161,20 @@ pub fn fit(
         Augment::None | Augment::RrcFlip => None,
     };
     let img_h = x.size()[2];
+    // Normalisation statistics on the device once (a per-batch copy would wait for it).
+    let stats = opts
+        .normalize
+        .as_ref()
+        .map(|(mean, std)| super::channel_stats(mean, std, device));
     // One-hot width for mixing hard labels: the network's output size.
     let classes = if spec.mix != super::mix::Mix::None {
         let _guard = tch::no_grad_guard();
-        net.forward_t(&x.narrow(0, 0, 1), false).size()[1]
+        let first = x.narrow(0, 0, 1);
+        let first = match &opts.normalize {
+            Some((mean, std)) => super::normalize(&first, mean, std, device),
+            None => first,
+        };
+        net.forward_t(&first, false).size()[1]
     } else {
         0
     };
@@ -171,6 +194,10 @@ pub fn fit(
             "stored labels are replayed without CutMix/Mixup or RandomResizedCrop"
         );
         assert_eq!(store.set_size, n, "a label store made for another set");
+        assert!(
+            opts.normalize.is_none(),
+            "stored labels replay normalised images"
+        );
     }
     let mut rng = SplitMix64::new(opts.order_seed);
     let mut on_epoch = opts.on_epoch;
@@ -179,7 +206,8 @@ pub fn fit(
     let mut epochs_run = 0;
     let mut diverged_at = None;
     for epoch in 0..spec.epochs {
-        opt.set_lr(spec.lr_at(epoch));
+        let lr = spec.lr_at(epoch);
+        opt.set_lr(lr);
         let perm: Vec<i64> = rng.permutation(n).into_iter().map(|i| i as i64).collect();
         // Stored labels dictate the batches and their augmentation; otherwise a fresh order.
         let batches: Vec<(Vec<i64>, Option<&crate::label_file::StoredBatch>)> = match &targets {
@@ -206,6 +234,9 @@ pub fn fit(
             let idx = flat.narrow(0, start, chunk.len() as i64);
             start += chunk.len() as i64;
             let mut xb = x.index_select(0, &idx);
+            if let Some((mean, std)) = &stats {
+                xb = super::normalize_with(&xb, mean, std);
+            }
             let mut stored_logits = None;
             if let (Some(b), Targets::Stored(store)) = (stored, &targets) {
                 let (_, xa, t) = b
@@ -243,6 +274,11 @@ pub fn fit(
                     let (xm, pm) = super::mix::mix(spec.mix, spec.mix_alpha, &xb, &p);
                     xb = xm;
                     soft_b = Some(pm);
+                } else if let Targets::Teacher { .. } = &targets {
+                    // Labels come from the teacher on the mixed images: only the images mix
+                    // (the same draws as with targets; the stand-in targets are dropped).
+                    let none = Tensor::zeros([xb.size()[0], 1], (Kind::Float, device));
+                    xb = super::mix::mix(spec.mix, spec.mix_alpha, &xb, &none).0;
                 }
             }
             let logits = net.forward_t(&xb, true);
@@ -266,9 +302,14 @@ pub fn fit(
                         teacher.forward_t(&xb, false)
                     };
                     match *loss {
-                        TeacherLoss::Kl { temperature } => {
-                            super::losses::kl_t(&logits, &t_logits, temperature)
-                        }
+                        TeacherLoss::Kl {
+                            temperature,
+                            t_squared: true,
+                        } => super::losses::kl_t(&logits, &t_logits, temperature),
+                        TeacherLoss::Kl {
+                            temperature,
+                            t_squared: false,
+                        } => super::losses::kl(&logits, &t_logits, temperature),
                         TeacherLoss::Kd { temperature, alpha } => {
                             super::losses::kd(&logits, &t_logits, &hard_dist(), temperature, alpha)
                         }
@@ -319,7 +360,21 @@ pub fn fit(
                 }
                 None => per_sample.mean(Kind::Float),
             };
-            opt.backward_step(&loss);
+            if decayed.is_empty() {
+                opt.backward_step(&loss);
+            } else {
+                // PyTorch's AdamW: param *= 1 - lr * wd, then the Adam update (which does not
+                // depend on the parameter's value), so decaying before `step` is the same.
+                opt.zero_grad();
+                loss.backward();
+                let _g = tch::no_grad_guard();
+                for p in &decayed {
+                    let _ = p
+                        .shallow_clone()
+                        .g_mul_scalar_(1.0 - lr * spec.weight_decay);
+                }
+                opt.step();
+            }
             if let Some(cb) = on_batch.as_mut() {
                 cb(epoch, chunk, &logits.detach());
             }
@@ -348,6 +403,21 @@ pub fn fit(
         final_loss: last_loss,
         diverged_at,
     })
+}
+
+/// The parameters AdamW decays: trainable variables named `weight` (last path component)
+/// with more than one dimension, i.e. conv and linear weights, never biases or norm
+/// parameters (the large-scale benchmark's parameter groups). Sorted by name.
+pub fn adamw_decayed(vs: &VarStore) -> Vec<Tensor> {
+    let mut v: Vec<(String, Tensor)> = vs
+        .variables()
+        .into_iter()
+        .filter(|(name, t)| {
+            t.requires_grad() && t.dim() > 1 && name.rsplit('.').next() == Some("weight")
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v.into_iter().map(|(_, t)| t).collect()
 }
 
 /// Top-1 and top-5 accuracy (fractions) of `net` in eval mode on normalised `x` with labels `y`
@@ -620,7 +690,14 @@ mod tests {
         .unwrap();
         assert!(evaluate(teacher.as_ref(), &x, &y, 64).0 >= 0.95);
         let losses = [
-            TeacherLoss::Kl { temperature: 4.0 },
+            TeacherLoss::Kl {
+                temperature: 4.0,
+                t_squared: true,
+            },
+            TeacherLoss::Kl {
+                temperature: 20.0,
+                t_squared: false,
+            },
             TeacherLoss::Kd {
                 temperature: 4.0,
                 alpha: 0.1,
@@ -664,5 +741,142 @@ mod tests {
                 assert!(acc >= 0.95, "{name} / {mix:?}: accuracy {acc}");
             }
         }
+    }
+
+    /// AdamW decays exactly the conv/linear weights, decoupled: after one step from the same
+    /// start, `p(wd) - p(0) = -lr * wd * p0` for them (the Adam update does not depend on the
+    /// parameter's value) and 0 for biases and BatchNorm parameters.
+    #[test]
+    fn adamw_decays_only_weights_with_more_than_one_dimension() {
+        let _rng = crate::rng::test_lock();
+        let x = Tensor::randn([8, 3, 8, 8], (Kind::Float, Device::Cpu));
+        let y = Tensor::arange(8, (Kind::Int64, Device::Cpu)).remainder(2);
+        let bn = ModelSpec {
+            arch: crate::spec::Arch::ConvnetBn,
+            width: 4,
+            depth: 1,
+        };
+        let run = |wd: f64| {
+            tch::manual_seed(0);
+            let vs = VarStore::new(Device::Cpu);
+            let net = build(&vs.root(), &bn, [3, 8, 8], 2);
+            let p0: Vec<(String, Tensor)> = {
+                let mut v: Vec<_> = vs
+                    .variables()
+                    .into_iter()
+                    .map(|(k, t)| (k, t.copy()))
+                    .collect();
+                v.sort_by(|a, b| a.0.cmp(&b.0));
+                v
+            };
+            let mut s = spec(Augment::None, Mix::None);
+            (s.optimizer, s.lr, s.weight_decay, s.epochs, s.batch_size) =
+                (Optimizer::Adamw, 0.1, wd, 1, 8);
+            fit(
+                net.as_ref(),
+                &vs,
+                &x,
+                Targets::Hard(&y),
+                &s,
+                FitOptions::default(),
+            )
+            .unwrap();
+            let mut v: Vec<_> = vs.variables().into_iter().collect();
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            (p0, v)
+        };
+        let (p0, plain) = run(0.0);
+        let (_, decayed) = run(0.5);
+        let names: Vec<&str> = decayed.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "conv0.bias",
+                "conv0.weight",
+                "fc.bias",
+                "fc.weight",
+                "norm0.bias",
+                "norm0.running_mean",
+                "norm0.running_var",
+                "norm0.weight"
+            ]
+        );
+        for (((k, a), (_, b)), (_, start)) in plain.iter().zip(&decayed).zip(&p0) {
+            let diff = b - a;
+            let expect = if k == "conv0.weight" || k == "fc.weight" {
+                start * (-0.1 * 0.5)
+            } else {
+                start.zeros_like()
+            };
+            assert!(
+                diff.allclose(&expect, 1e-5, 1e-6, false),
+                "{k}: decay {diff:?} vs {expect:?}"
+            );
+        }
+    }
+
+    /// The large-image recipe (RandomResizedCrop + flip, CutMix, online teacher, AdamW, raw
+    /// images normalised per batch) is a function of the seeds: the same seeds give
+    /// bit-identical weights on the CPU; another augmentation seed (the cell's generator for
+    /// crops, flips and CutMix) gives other weights; and CutMix really mixes the teacher's
+    /// batches (no hard labels needed).
+    #[test]
+    fn large_image_recipe_is_reproducible_and_its_draws_follow_the_augment_seed() {
+        let _rng = crate::rng::test_lock();
+        tch::manual_seed(11);
+        let raw = (Tensor::rand([24, 3, 16, 16], (Kind::Float, Device::Cpu)) * 255.0)
+            .to_kind(Kind::Uint8);
+        let small = ModelSpec {
+            arch: crate::spec::Arch::Resnet18,
+            width: 4,
+            depth: 0,
+        };
+        let tvs = VarStore::new(Device::Cpu);
+        let teacher = build(&tvs.root(), &small, [3, 16, 16], 3);
+        let norm = (vec![0.485, 0.456, 0.406], vec![0.229, 0.224, 0.225]);
+        let run = |augment_seed: u64, mix: Mix| {
+            tch::manual_seed(0);
+            let vs = VarStore::new(Device::Cpu);
+            let net = build(&vs.root(), &small, [3, 16, 16], 3);
+            let mut s = spec(Augment::RrcFlip, mix);
+            (s.optimizer, s.lr, s.weight_decay, s.epochs, s.batch_size) =
+                (Optimizer::Adamw, 1e-3, 0.01, 2, 8);
+            s.rrc_scale = [0.08, 1.0];
+            let r = fit(
+                net.as_ref(),
+                &vs,
+                &raw,
+                Targets::Teacher {
+                    teacher: teacher.as_ref(),
+                    loss: TeacherLoss::Kl {
+                        temperature: 20.0,
+                        t_squared: false,
+                    },
+                    labels: None,
+                },
+                &s,
+                FitOptions {
+                    order_seed: 5,
+                    augment_seed: Some(augment_seed),
+                    normalize: Some(norm.clone()),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            assert_eq!(r.steps, 6);
+            let mut v: Vec<_> = vs.trainable_variables();
+            v.sort_by_key(|t| t.numel());
+            Tensor::cat(&v.iter().map(|t| t.flatten(0, -1)).collect::<Vec<_>>(), 0)
+        };
+        let a = run(1, Mix::Cutmix);
+        assert!(a.equal(&run(1, Mix::Cutmix)), "same seeds, same weights");
+        assert!(
+            !a.equal(&run(2, Mix::Cutmix)),
+            "the augment seed drives the draws"
+        );
+        assert!(
+            !a.equal(&run(1, Mix::None)),
+            "CutMix mixes the teacher's batches"
+        );
     }
 }

@@ -5,10 +5,17 @@ use tch::{Kind, Tensor};
 /// `T^2 * KL(softmax(t/T) || softmax(s/T))` per sample: the soft-label protocol's loss and the
 /// KD term of Hinton et al. (the `T^2` keeps gradient magnitudes comparable across T).
 pub fn kl_t(student: &Tensor, teacher: &Tensor, temperature: f64) -> Tensor {
+    kl(student, teacher, temperature) * (temperature * temperature)
+}
+
+/// `KL(softmax(t/T) || softmax(s/T))` per sample, without the `T^2` factor: the large-image
+/// benchmark's loss (rethinkdc / SRe2L `train_KD.py`: `KLDivLoss(reduction="batchmean")` of
+/// `log_softmax(s/T)` against `softmax(t/T)`, the `T^2` commented out). Its batch mean is
+/// `batchmean`.
+pub fn kl(student: &Tensor, teacher: &Tensor, temperature: f64) -> Tensor {
     let log_p_s = (student / temperature).log_softmax(1, Kind::Float);
     let log_p_t = (teacher / temperature).log_softmax(1, Kind::Float);
     (log_p_t.exp() * (&log_p_t - log_p_s)).sum_dim_intlist(1, false, Kind::Float)
-        * (temperature * temperature)
 }
 
 /// Soft cross-entropy `-sum p log softmax(s)` per sample.
@@ -98,6 +105,9 @@ mod tests {
         assert!((v - 0.781_133).abs() < 1e-5, "{v}");
         // KL of identical logits is 0 at any temperature; T = 1 has no scaling.
         assert!(vals(&kl_t(&s, &s, 3.0))[0].abs() < 1e-6);
+        // Without T^2: the same KL divided by T^2 = 4.
+        let v = vals(&kl(&s, &tt, 2.0))[0];
+        assert!((v - 0.781_133 / 4.0).abs() < 1e-6, "{v}");
     }
 
     //   y = 0, alpha = 0.5: CE = -log softmax(s)[0] = 1.4643688; 0.5 * CE + 0.5 * 0.7811334

@@ -266,29 +266,40 @@ impl BasicBlock {
     }
 }
 
-/// ResNet-18 (He et al. 2016) with a CIFAR (3x3, stride 1, no max-pool) or ImageNet stem.
+/// ResNet-18 (He et al. 2016) with a CIFAR (3x3, stride 1, no max-pool) or ImageNet stem, in
+/// torchvision's layout (`torchvision.models.resnet18`; with the CIFAR stem, the
+/// `conv1 = Conv2d(3, 64, 3, 1, 1)`, `maxpool = Identity()` variant SRe2L and RDED use for
+/// small images). [`super::torchvision`] maps its variables to torchvision's names.
 pub struct ResNet18 {
     stem: nn::Conv2D,
     stem_bn: nn::BatchNorm,
     imagenet_stem: bool,
     blocks: Vec<BasicBlock>,
     fc: nn::Linear,
+    feat_dim: i64,
 }
 
 impl ResNet18 {
     /// ResNet-18 (He et al., CVPR 2016) with BatchNorm under `vs`: the ImageNet stem (7x7
     /// stride-2 conv and max-pool) when `imagenet_stem`, else the CIFAR stem (3x3 stride-1);
-    /// `in_channels` input channels, `classes` outputs.
-    pub fn new(vs: &nn::Path, imagenet_stem: bool, in_channels: i64, classes: i64) -> Self {
+    /// `in_channels` input channels, `classes` outputs, `width` channels in the stem and the
+    /// first stage (64 in torchvision; 2x, 4x, 8x in the later stages).
+    pub fn new(
+        vs: &nn::Path,
+        imagenet_stem: bool,
+        in_channels: i64,
+        classes: i64,
+        width: i64,
+    ) -> Self {
         let stem = if imagenet_stem {
-            conv(vs / "stem", in_channels, 64, 7, 2, 3, false, true)
+            conv(vs / "stem", in_channels, width, 7, 2, 3, false, true)
         } else {
-            conv(vs / "stem", in_channels, 64, 3, 1, 1, false, true)
+            conv(vs / "stem", in_channels, width, 3, 1, 1, false, true)
         };
-        let stem_bn = nn::batch_norm2d(vs / "stem_bn", 64, Default::default());
+        let stem_bn = nn::batch_norm2d(vs / "stem_bn", width, Default::default());
         let mut blocks = Vec::new();
-        let mut cin = 64;
-        for (i, (cout, stride)) in [(64, 1), (128, 2), (256, 2), (512, 2)]
+        let mut cin = width;
+        for (i, (cout, stride)) in [(width, 1), (2 * width, 2), (4 * width, 2), (8 * width, 2)]
             .into_iter()
             .enumerate()
         {
@@ -301,13 +312,14 @@ impl ResNet18 {
             blocks.push(BasicBlock::new(vs / format!("layer{i}_1"), cout, cout, 1));
             cin = cout;
         }
-        let fc = linear(vs / "fc", 512, classes);
+        let fc = linear(vs / "fc", 8 * width, classes);
         Self {
             stem,
             stem_bn,
             imagenet_stem,
             blocks,
             fc,
+            feat_dim: 8 * width,
         }
     }
 }
@@ -339,7 +351,7 @@ impl Network for ResNet18 {
         features.apply(&self.fc)
     }
     fn feature_dim(&self) -> i64 {
-        512
+        self.feat_dim
     }
 }
 
@@ -381,8 +393,10 @@ pub fn build(
 ) -> Box<dyn Network> {
     match spec.arch {
         Arch::Convnet | Arch::ConvnetBn => Box::new(ConvNet::new(vs, spec, in_shape, classes)),
-        Arch::Resnet18 => Box::new(ResNet18::new(vs, false, in_shape[0], classes)),
-        Arch::Resnet18Imagenet => Box::new(ResNet18::new(vs, true, in_shape[0], classes)),
+        Arch::Resnet18 => Box::new(ResNet18::new(vs, false, in_shape[0], classes, spec.width)),
+        Arch::Resnet18Imagenet => {
+            Box::new(ResNet18::new(vs, true, in_shape[0], classes, spec.width))
+        }
     }
 }
 
@@ -476,7 +490,7 @@ mod tests {
             (
                 ModelSpec {
                     arch: Arch::Resnet18,
-                    width: 0,
+                    width: 4,
                     depth: 0,
                 },
                 3,
@@ -485,7 +499,7 @@ mod tests {
             (
                 ModelSpec {
                     arch: Arch::Resnet18Imagenet,
-                    width: 0,
+                    width: 4,
                     depth: 0,
                 },
                 1,
@@ -531,7 +545,7 @@ mod tests {
         let vs = nn::VarStore::new(Device::Cpu);
         let spec = ModelSpec {
             arch: Arch::Resnet18,
-            width: 0,
+            width: 64,
             depth: 0,
         };
         let net = build(&vs.root(), &spec, [3, 32, 32], 10);
