@@ -69,6 +69,9 @@ pub struct Prepared {
     pub std: Vec<f64>,
     /// How the dataset was read (recorded in every cell as `dataset.source`).
     pub source: DatasetSource,
+    /// Whether the decoded images came from the decoded-image cache (ImageFolder trees), in
+    /// words; printed with [`Prepared::notes`], not recorded.
+    pub cache_note: Option<String>,
 }
 
 pub fn to_split(raw: &RawSplit) -> Split {
@@ -83,21 +86,54 @@ pub fn to_split(raw: &RawSplit) -> Split {
 }
 
 impl Prepared {
+    /// Holds out the validation split and converts the splits to tensors.
+    ///
+    /// Memory: the splits are converted one at a time and each raw buffer is freed once its
+    /// tensor exists, so the peak is about twice the train split's bytes plus the test
+    /// split's (`n * c * h * w` bytes each, uint8), not three copies of everything.
     pub fn new(raw: RawDataset, spec: &DataSpec) -> Prepared {
-        let k = raw.num_classes();
+        let RawDataset {
+            name,
+            train,
+            test,
+            class_names,
+            mirror_invariant,
+            checksum,
+            source,
+            cache_note,
+        } = raw;
+        let k = class_names.len();
         let (train_idx, val_idx) =
-            data::split_validation(&raw.train.labels, k, spec.val_fraction, spec.val_seed);
-        let (mean, std) = data::normalization_stats(&raw.train);
-        let shape = [raw.train.c as i64, raw.train.h as i64, raw.train.w as i64];
+            data::split_validation(&train.labels, k, spec.val_fraction, spec.val_seed);
+        let (mean, std) = data::normalization_stats(&train);
+        let shape = [train.c as i64, train.h as i64, train.w as i64];
+        let test = {
+            let t = to_split(&test);
+            drop(test);
+            t
+        };
+        let whole = to_split(&train);
+        drop(train);
+        let pick = |idx: &[usize]| {
+            let idx: Vec<i64> = idx.iter().map(|&i| i as i64).collect();
+            let idx = Tensor::from_slice(&idx);
+            Split {
+                images: whole.images.index_select(0, &idx),
+                labels: whole.labels.index_select(0, &idx),
+            }
+        };
+        let (train, val) = (pick(&train_idx), pick(&val_idx));
+        drop(whole);
         Prepared {
-            train: to_split(&raw.train.subset(&train_idx)),
-            val: to_split(&raw.train.subset(&val_idx)),
-            test: to_split(&raw.test),
-            name: raw.name,
-            checksum: raw.checksum,
-            class_names: raw.class_names,
-            mirror_invariant: raw.mirror_invariant,
-            source: raw.source,
+            train,
+            val,
+            test,
+            name,
+            checksum,
+            class_names,
+            mirror_invariant,
+            source,
+            cache_note,
             shape,
             mean,
             std,
@@ -106,17 +142,56 @@ impl Prepared {
 
     /// Loads `spec` (`mnist-5k` or a path); `image` sets the resolution and channels an
     /// ImageFolder tree is resized to (ignored by formats with a fixed resolution) and the
-    /// kind of a directory of idx files (refused for any other dataset).
+    /// kind of a directory of idx files (refused for any other dataset). The protocol's
+    /// `[data]` preprocessing (`train_resize`, `eval_resize`, `eval_crop`) applies to
+    /// ImageFolder trees and overrides `--image-size` (one that contradicts it is refused);
+    /// another format with any of them is refused. Decoded ImageFolder images are cached
+    /// per user ([`data::cache`]).
     pub fn load(spec: &str, image: &ImageOptions, data: &DataSpec) -> anyhow::Result<Prepared> {
+        let resolution = match data.train_resize.or(data.eval_crop) {
+            Some(s) if image.size != ImageOptions::default().size && image.size != s => {
+                anyhow::bail!(
+                    "--image-size {} contradicts the protocol's [data] {} = {s}: leave --image-size out (the protocol decides the size) or use a protocol without it",
+                    image.size,
+                    if data.train_resize.is_some() { "train_resize" } else { "eval_crop" }
+                )
+            }
+            Some(s) => s,
+            None => image.size,
+        };
+        let eval = data.eval_crop.map(|crop| data::Preprocess::ResizeCrop {
+            resize: data.eval_resize,
+            crop,
+        });
         let opts = data::ResolveOptions {
             image_folder: data::ImageFolderOptions {
-                resolution: image.size,
+                resolution,
                 channels: image.channels,
+                eval,
+                cache: data::cache::default_dir(),
                 ..Default::default()
             },
             idx_flavor: image.kind.map_or(IdxFlavor::Auto, DatasetKind::flavor),
         };
         let raw = data::resolve_dataset_with(spec, &opts)?;
+        let keys: Vec<&str> = [
+            ("train_resize", data.train_resize),
+            ("eval_resize", data.eval_resize),
+            ("eval_crop", data.eval_crop),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|_| k))
+        .collect();
+        if raw.source.format != "image-folder" && !keys.is_empty() {
+            anyhow::bail!(
+                "dataset {}: the protocol's [data] {} preprocess ImageFolder trees, but this dataset is {} with fixed {}x{} images: use an ImageFolder dataset or a protocol without them",
+                raw.name,
+                keys.join(", "),
+                raw.source.format,
+                raw.train.h,
+                raw.train.w
+            );
+        }
         if let Some(w) = crate::classes::numeric_order_warning(&raw.name, &raw.class_names) {
             eprintln!("warning: {w}");
         }
@@ -197,6 +272,9 @@ impl Prepared {
         }
         if let Some(r) = &s.resize {
             out.push(format!("dataset {}: {r}", self.name));
+        }
+        if let Some(c) = &self.cache_note {
+            out.push(format!("dataset {}: {c}", self.name));
         }
         out
     }
