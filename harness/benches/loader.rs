@@ -4,8 +4,12 @@
 //! `cargo bench -p distillery --bench loader` (after ./setup.sh). Environment: `IMAGES`
 //! (train images written, default 3000, plus 10% as many in val/), `CLASSES` (default 10),
 //! `SIDE` (default 224), `BATCH` (student batch, default 32), `STEPS` (timed student steps,
-//! default 5), `THREADS` (libtorch threads, default all CPUs), `KEEP` (a folder to write the
-//! dataset and cache into and keep; default a temporary folder).
+//! default 5; 0 skips the student), `THREADS` (libtorch threads, default all CPUs), `KEEP` (a
+//! folder to write the dataset and cache into and keep; default a temporary folder), `LOADS`
+//! (which loads to time, comma-separated, default `nocache,cold,warm`; `warm` alone with
+//! `KEEP` reuses the entry of an earlier run, e.g. to measure one load's peak memory with
+//! `/usr/bin/time -v`), `PREPARE=1` (also convert the loaded dataset to tensors with the
+//! validation hold-out, `Prepared::new`, as a cell does).
 //!
 //! Writes `train/<class>/<i>.jpg` and `val/<class>/<i>.jpg` (quality 90, smooth gradients
 //! plus noise so that each JPEG is ~10-20 kB like a real photo at 224 px), then times
@@ -94,7 +98,12 @@ fn main() {
             t.elapsed().as_secs_f64()
         );
     }
-    let _ = std::fs::remove_dir_all(&cache);
+    let loads = std::env::var("LOADS").unwrap_or_else(|_| "nocache,cold,warm".into());
+    let loads: Vec<&str> = loads.split(',').collect();
+    if loads.contains(&"cold") {
+        let _ = std::fs::remove_dir_all(&cache);
+    }
+    let prepare = std::env::var("PREPARE").is_ok_and(|v| v == "1");
     let opts = |cache: Option<&Path>| ImageFolderOptions {
         resolution: side,
         cache: cache.map(Path::to_path_buf),
