@@ -643,6 +643,7 @@ pub fn load_image_folder(root: impl AsRef<Path>, opts: &ImageFolderOptions) -> R
             opts.channels
         )),
         warnings: stretch_warnings(&reads, r),
+        class_names: ds.class_names.clone(),
         splits: reads.into_iter().map(|s| s.files).collect(),
     };
     Ok(ds)

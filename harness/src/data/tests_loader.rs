@@ -67,6 +67,7 @@ fn imagenet_style_train_val_tree_is_preprocessed_as_torchvision() {
     imagenet_like(&root);
     let ds = load_image_folder(&root, &large_opts(None)).unwrap();
     assert_eq!(ds.class_names, ["n01", "n02", "n03"], "sorted folder names");
+    assert_eq!(ds.source.class_names, ds.class_names, "recorded");
     assert_eq!(ds.train.labels, [0, 0, 0, 1, 1, 1, 2, 2, 2]);
     assert_eq!(ds.test.labels, [0, 1, 2]);
     assert_eq!(
