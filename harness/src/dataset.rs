@@ -74,6 +74,28 @@ pub struct Prepared {
     pub cache_note: Option<String>,
 }
 
+/// Images copied per block by [`gather`].
+pub const GATHER_BLOCK: usize = 256;
+
+/// The examples of `raw` at `idx`, in that order, as a [`Split`] (uint8 images
+/// `[n, C, H, W]`, int64 labels `[n]`), copied block by block into a preallocated tensor so
+/// that no second full-size buffer exists (libtorch's `index_select` on uint8 is an order of
+/// magnitude slower than these copies).
+pub fn gather(raw: &RawSplit, idx: &[usize]) -> Split {
+    let (c, h, w) = (raw.c as i64, raw.h as i64, raw.w as i64);
+    let images = Tensor::empty([idx.len() as i64, c, h, w], (Kind::Uint8, tch::Device::Cpu));
+    for (b, chunk) in idx.chunks(GATHER_BLOCK).enumerate() {
+        let part = raw.subset(chunk);
+        let mut dst = images.narrow(0, (b * GATHER_BLOCK) as i64, chunk.len() as i64);
+        dst.copy_(&Tensor::from_slice(&part.images).view([chunk.len() as i64, c, h, w]));
+    }
+    let labels: Vec<i64> = idx.iter().map(|&i| raw.labels[i]).collect();
+    Split {
+        images,
+        labels: Tensor::from_slice(&labels).to_kind(Kind::Int64),
+    }
+}
+
 pub fn to_split(raw: &RawSplit) -> Split {
     let images = Tensor::from_slice(&raw.images).view([
         raw.n as i64,
@@ -88,9 +110,10 @@ pub fn to_split(raw: &RawSplit) -> Split {
 impl Prepared {
     /// Holds out the validation split and converts the splits to tensors.
     ///
-    /// Memory: the splits are converted one at a time and each raw buffer is freed once its
-    /// tensor exists, so the peak is about twice the train split's bytes plus the test
-    /// split's (`n * c * h * w` bytes each, uint8), not three copies of everything.
+    /// Memory: the splits are converted one at a time, in blocks of [`GATHER_BLOCK`] images
+    /// copied straight into the tensor, and each raw buffer is freed once its tensors exist,
+    /// so the peak is about twice the train split's bytes plus the test split's
+    /// (`n * c * h * w` bytes each, uint8).
     pub fn new(raw: RawDataset, spec: &DataSpec) -> Prepared {
         let RawDataset {
             name,
@@ -107,23 +130,17 @@ impl Prepared {
             data::split_validation(&train.labels, k, spec.val_fraction, spec.val_seed);
         let (mean, std) = data::normalization_stats(&train);
         let shape = [train.c as i64, train.h as i64, train.w as i64];
+        let all: Vec<usize> = (0..test.n).collect();
         let test = {
-            let t = to_split(&test);
+            let t = gather(&test, &all);
             drop(test);
             t
         };
-        let whole = to_split(&train);
-        drop(train);
-        let pick = |idx: &[usize]| {
-            let idx: Vec<i64> = idx.iter().map(|&i| i as i64).collect();
-            let idx = Tensor::from_slice(&idx);
-            Split {
-                images: whole.images.index_select(0, &idx),
-                labels: whole.labels.index_select(0, &idx),
-            }
+        let (train, val) = {
+            let (t, v) = (gather(&train, &train_idx), gather(&train, &val_idx));
+            drop(train);
+            (t, v)
         };
-        let (train, val) = (pick(&train_idx), pick(&val_idx));
-        drop(whole);
         Prepared {
             train,
             val,
