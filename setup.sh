@@ -63,11 +63,21 @@ ensure_torchvision() {  # $1 = venv dir
         || die "pip could not install torchvision==$TORCHVISION_VERSION into $1 (needed by the teacher-equivalence test)"
 }
 
+# pyarrow writes the Parquet sets of the import tests (tests/import_export.rs), as the
+# Hugging Face datasets library does. Pinned: 22.0.0 has manylinux wheels for CPython 3.10-3.14.
+PYARROW_VERSION=22.0.0
+ensure_pyarrow() {  # $1 = venv dir
+    "$1/bin/python" -c "import pyarrow, sys; sys.exit(pyarrow.__version__ != '$PYARROW_VERSION')" >/dev/null 2>&1 && return 0
+    echo "setup.sh: installing pyarrow==$PYARROW_VERSION into $1" >&2
+    "$1/bin/python" -m pip install -q "pyarrow==$PYARROW_VERSION" >&2 \
+        || die "pip could not install pyarrow==$PYARROW_VERSION into $1 (needed by the Parquet import test)"
+}
+
 ensure_venv() {
     local py venv
     py="$(find_python)" || die "no Python 3.10-3.14 found. Install one (Debian/Ubuntu: 'apt-get install python3 python3-venv'), or point DISTILLERY_PYTHON at it."
     venv="$(venv_dir "$py")"
-    if torch_ok "$venv"; then ensure_safetensors "$venv"; ensure_torchvision "$venv"; echo "$venv"; return 0; fi
+    if torch_ok "$venv"; then ensure_safetensors "$venv"; ensure_torchvision "$venv"; ensure_pyarrow "$venv"; echo "$venv"; return 0; fi
     if [ -x "$venv/bin/python" ]; then
         local found
         found="$("$venv/bin/python" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo none)"
@@ -83,6 +93,7 @@ ensure_venv() {
     torch_ok "$venv" || die "torch in $venv does not report version $TORCH_VERSION after install"
     ensure_safetensors "$venv"
     ensure_torchvision "$venv"
+    ensure_pyarrow "$venv"
     echo "$venv"
 }
 

@@ -709,9 +709,10 @@ fn reduced_precision_soft_labels_are_accepted_and_logits_named() {
 }
 
 /// Issue 21, item 12. A PyTorch file (both the zip format and the legacy one), a pickle, an
-/// HDF5, a Parquet file and a lone .npy given to --from are recognised by their content and
-/// refused (exit 2, nothing run) with the supported formats and a conversion recipe, instead
-/// of being read as an npz ("data.pkl: not an .npy array").
+/// HDF5 and a lone .npy given to --from are recognised by their content and refused (exit 2,
+/// nothing run) with the supported formats and a conversion recipe, instead of being read as
+/// an npz ("data.pkl: not an .npy array"). A damaged Parquet file (read since issue 17) is
+/// named as such.
 #[test]
 fn foreign_formats_are_recognised_and_a_conversion_is_offered() {
     let dir = tempfile::tempdir().unwrap();
@@ -755,11 +756,7 @@ fn foreign_formats_are_recognised_and_a_conversion_is_offered() {
             "is an HDF5 file (.h5/.hdf5), which is not supported",
             "h5py.File(\"set.h5\")",
         ),
-        (
-            "set.parquet",
-            "is a Parquet file, which is not supported",
-            "pd.read_parquet(\"set.parquet\")",
-        ),
+        ("set.parquet", "not a readable Parquet file: ", ""),
         (
             "set.npy",
             "is a single NumPy .npy array",
@@ -775,9 +772,13 @@ fn foreign_formats_are_recognised_and_a_conversion_is_offered() {
             t.contains(&format!("error: {}: {what}", s(&path))),
             "{file}: {t}"
         );
+        if file == "set.parquet" {
+            assert!(!out.exists(), "{file}: nothing may run");
+            continue;
+        }
         assert!(
             t.contains(
-                "--from reads safetensors files, NumPy .npz archives and ImageFolder directories"
+                "--from reads safetensors files, NumPy .npz archives, ImageFolder directories and Parquet files"
             ),
             "{file}: {t}"
         );
@@ -908,5 +909,125 @@ fn unchecked_class_mappings_are_said_loudly() {
     assert_eq!(
         record(&out, "file.random__ipc1__s0")["method_metadata"]["import"]["class_mapping"],
         "checked (class_names)"
+    );
+}
+
+/// Issue 17: the sets the field publishes. Parquet written by pyarrow as the Hugging Face
+/// `datasets` library writes it (an `image` struct {bytes, path} of PNG bytes, an int64
+/// `class_id`, the ClassLabel names in the `huggingface` metadata), as a folder of two shards
+/// in a Hub repository's `data/` layout, is evaluated next to `random` under the budget
+/// checks; a set over the budget fails its cell like a plugin's; a wrong column name and
+/// class names in another order are refused before any cell, naming the file and the fix.
+#[test]
+fn parquet_sets_as_the_hub_publishes_them_are_evaluated() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // One (good) or two (over the budget) train images per class, as PNG files.
+    let ds = distillery::data::mnist_5k().unwrap();
+    let (tr, pngs) = (&ds.train, d.join("png"));
+    for (set, per_class) in [("good", 1), ("over", 2)] {
+        for k in 0..10i64 {
+            let idx: Vec<usize> = (0..tr.n)
+                .filter(|&i| tr.labels[i] == k)
+                .take(per_class)
+                .collect();
+            for (j, &i) in idx.iter().enumerate() {
+                let p = pngs.join(set).join(format!("{k}_{j}.png"));
+                std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                image::GrayImage::from_raw(28, 28, tr.image(i).to_vec())
+                    .unwrap()
+                    .save(&p)
+                    .unwrap();
+            }
+        }
+    }
+    let script = r#"
+import json, os, sys, pyarrow as pa, pyarrow.parquet as pq
+src, dst, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+files = sorted(os.listdir(src))
+rows = [(open(os.path.join(src, f), "rb").read(), f, int(f.split("_")[0])) for f in files]
+def table(rows):
+    img = pa.array([{"bytes": b, "path": p} for b, p, _ in rows],
+                   type=pa.struct([("bytes", pa.binary()), ("path", pa.string())]))
+    t = pa.table({"image": img, "class_id": pa.array([k for *_, k in rows], pa.int64())})
+    feats = {"image": {"_type": "Image"}, "class_id": {"names": names, "_type": "ClassLabel"}}
+    return t.replace_schema_metadata({"huggingface": json.dumps({"info": {"features": feats}})})
+if dst.endswith(".parquet"):
+    pq.write_table(table(rows), dst)
+else:
+    os.makedirs(os.path.join(dst, "data"))
+    half = len(rows) // 2
+    for i, part in enumerate([rows[:half], rows[half:]]):
+        pq.write_table(table(part), os.path.join(dst, "data", f"train-0000{i}-of-00002.parquet"))
+"#;
+    let py = venv_python();
+    let digits: Vec<String> = (0..10).map(|k| k.to_string()).collect();
+    let write = |src: &str, dst: &Path, names: &[String]| {
+        let mut args = vec!["-c", script, src, s(dst)];
+        args.extend(names.iter().map(String::as_str));
+        let o = Command::new(&py).args(&args).output().unwrap();
+        assert!(
+            o.status.success(),
+            "pyarrow (./setup.sh installs it): {}",
+            text(&o)
+        );
+    };
+    let good = d.join("rethinkdc-random-ipc-1");
+    write(s(&pngs.join("good")), &good, &digits);
+    let over = d.join("over.parquet");
+    write(s(&pngs.join("over")), &over, &digits);
+
+    let out = d.join("run");
+    let from = format!("{},{}", s(&good), s(&over));
+    let o = tiny_run(&from, &out, &["--methods", "random"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "the over-budget cell fails\n{t}");
+    let r = record(&out, "file.rethinkdc-random-ipc-1__ipc1__s0");
+    assert_eq!(r["status"], "ok", "{r}");
+    let imp = &r["method_metadata"]["import"];
+    assert_eq!(imp["format"], "parquet");
+    assert_eq!(imp["class_mapping"], "checked (class_names)");
+    assert_eq!(imp["kind"], "images");
+    assert!(
+        imp["notes"].to_string().contains(
+            "2 Parquet shard(s) read: train-00000-of-00002.parquet, train-00001-of-00002.parquet"
+        ),
+        "{imp}"
+    );
+    assert_eq!(r["storage"]["images"], 10, "{r}");
+    assert!(r["evaluation"]["top1"].as_f64().unwrap() > 0.2, "{r}");
+    let e = record(&out, "file.over__ipc1__s0");
+    let err = e["error"].as_str().unwrap();
+    assert!(
+        err.contains(s(&over))
+            && err.contains("2 images labelled class 0, over the budget of 1 per class"),
+        "{err}"
+    );
+    assert_eq!(record(&out, "random__ipc1__s0")["status"], "ok");
+
+    // A wrong column name: exit 2 before any cell, the shard, the columns and the option.
+    let out2 = d.join("run2");
+    let o = tiny_run(s(&over), &out2, &["--from-label-column", "label"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains(&format!(
+            "error: {}: no column `label` (columns: `image`, `class_id`); name the label column with --from-label-column",
+            s(&over)
+        )),
+        "{t}"
+    );
+    assert!(!out2.join("cells").exists(), "nothing may run: {t}");
+    // ClassLabel names in another order: the labels would mean other classes.
+    let shuffled = d.join("shuffled.parquet");
+    let mut names = digits.clone();
+    names.swap(0, 1);
+    write(s(&pngs.join("good")), &shuffled, &names);
+    let o = tiny_run(s(&shuffled), &d.join("run3"), &[]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains(&format!("error: {}: metadata `class_names`: label 0 is \"1\" in the file but \"0\" in the dataset `mnist-5k`", s(&shuffled))),
+        "{t}"
     );
 }

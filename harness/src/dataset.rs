@@ -69,6 +69,31 @@ pub struct Prepared {
     pub std: Vec<f64>,
     /// How the dataset was read (recorded in every cell as `dataset.source`).
     pub source: DatasetSource,
+    /// Whether the decoded images came from the decoded-image cache (ImageFolder trees), in
+    /// words; printed with [`Prepared::notes`], not recorded.
+    pub cache_note: Option<String>,
+}
+
+/// Images copied per block by [`gather`].
+pub const GATHER_BLOCK: usize = 256;
+
+/// The examples of `raw` at `idx`, in that order, as a [`Split`] (uint8 images
+/// `[n, C, H, W]`, int64 labels `[n]`), copied block by block into a preallocated tensor so
+/// that no second full-size buffer exists (libtorch's `index_select` on uint8 is an order of
+/// magnitude slower than these copies).
+pub fn gather(raw: &RawSplit, idx: &[usize]) -> Split {
+    let (c, h, w) = (raw.c as i64, raw.h as i64, raw.w as i64);
+    let images = Tensor::empty([idx.len() as i64, c, h, w], (Kind::Uint8, tch::Device::Cpu));
+    for (b, chunk) in idx.chunks(GATHER_BLOCK).enumerate() {
+        let part = raw.subset(chunk);
+        let mut dst = images.narrow(0, (b * GATHER_BLOCK) as i64, chunk.len() as i64);
+        dst.copy_(&Tensor::from_slice(&part.images).view([chunk.len() as i64, c, h, w]));
+    }
+    let labels: Vec<i64> = idx.iter().map(|&i| raw.labels[i]).collect();
+    Split {
+        images,
+        labels: Tensor::from_slice(&labels).to_kind(Kind::Int64),
+    }
 }
 
 pub fn to_split(raw: &RawSplit) -> Split {
@@ -83,28 +108,56 @@ pub fn to_split(raw: &RawSplit) -> Split {
 }
 
 impl Prepared {
+    /// Holds out the validation split and converts the splits to tensors.
+    ///
+    /// Memory: the splits are converted one at a time, in blocks of [`GATHER_BLOCK`] images
+    /// copied straight into the tensor, and each raw buffer is freed once its tensors exist,
+    /// so the peak is about twice the train split's bytes plus the test split's
+    /// (`n * c * h * w` bytes each, uint8).
     pub fn new(raw: RawDataset, spec: &DataSpec) -> Prepared {
-        let k = raw.num_classes();
+        let RawDataset {
+            name,
+            train,
+            test,
+            class_names,
+            mirror_invariant,
+            checksum,
+            source,
+            cache_note,
+        } = raw;
+        let k = class_names.len();
         let (train_idx, val_idx) =
-            data::split_validation(&raw.train.labels, k, spec.val_fraction, spec.val_seed);
+            data::split_validation(&train.labels, k, spec.val_fraction, spec.val_seed);
         let (mean, std) = match spec.normalization {
             // torchvision's ImageNet statistics (what pretrained teachers were trained with).
-            Some(crate::protocol::Normalization::Imagenet) if raw.train.c == 3 => (
+            Some(crate::protocol::Normalization::Imagenet) if train.c == 3 => (
                 crate::protocol::Normalization::IMAGENET_MEAN.to_vec(),
                 crate::protocol::Normalization::IMAGENET_STD.to_vec(),
             ),
-            _ => data::normalization_stats(&raw.train),
+            _ => data::normalization_stats(&train),
         };
-        let shape = [raw.train.c as i64, raw.train.h as i64, raw.train.w as i64];
+        let shape = [train.c as i64, train.h as i64, train.w as i64];
+        let all: Vec<usize> = (0..test.n).collect();
+        let test = {
+            let t = gather(&test, &all);
+            drop(test);
+            t
+        };
+        let (train, val) = {
+            let (t, v) = (gather(&train, &train_idx), gather(&train, &val_idx));
+            drop(train);
+            (t, v)
+        };
         Prepared {
-            train: to_split(&raw.train.subset(&train_idx)),
-            val: to_split(&raw.train.subset(&val_idx)),
-            test: to_split(&raw.test),
-            name: raw.name,
-            checksum: raw.checksum,
-            class_names: raw.class_names,
-            mirror_invariant: raw.mirror_invariant,
-            source: raw.source,
+            train,
+            val,
+            test,
+            name,
+            checksum,
+            class_names,
+            mirror_invariant,
+            source,
+            cache_note,
             shape,
             mean,
             std,
@@ -113,20 +166,56 @@ impl Prepared {
 
     /// Loads `spec` (`mnist-5k` or a path); `image` sets the resolution and channels an
     /// ImageFolder tree is resized to (ignored by formats with a fixed resolution) and the
-    /// kind of a directory of idx files (refused for any other dataset).
+    /// kind of a directory of idx files (refused for any other dataset). The protocol's
+    /// `[data]` preprocessing (`train_resize`, `eval_resize`, `eval_crop`) applies to
+    /// ImageFolder trees and overrides `--image-size` (one that contradicts it is refused);
+    /// another format with any of them is refused. Decoded ImageFolder images are cached
+    /// per user ([`data::cache`]).
     pub fn load(spec: &str, image: &ImageOptions, data: &DataSpec) -> anyhow::Result<Prepared> {
+        let resolution = match data.train_resize.or(data.eval_crop) {
+            Some(s) if image.size != ImageOptions::default().size && image.size != s => {
+                anyhow::bail!(
+                    "--image-size {} contradicts the protocol's [data] {} = {s}: leave --image-size out (the protocol decides the size) or use a protocol without it",
+                    image.size,
+                    if data.train_resize.is_some() { "train_resize" } else { "eval_crop" }
+                )
+            }
+            Some(s) => s,
+            None => image.size,
+        };
+        let eval = data.eval_crop.map(|crop| data::Preprocess::ResizeCrop {
+            resize: data.eval_resize,
+            crop,
+        });
         let opts = data::ResolveOptions {
             image_folder: data::ImageFolderOptions {
-                // The protocol's load-time resize (large-image protocols) wins over
-                // --image-size. (Resize-then-centre-crop of the test split, `eval_resize` >
-                // `eval_crop`, is the data loader's: issue 17's data half.)
-                resolution: data.train_resize.unwrap_or(image.size),
+                resolution,
                 channels: image.channels,
+                eval,
+                cache: data::cache::default_dir(),
                 ..Default::default()
             },
             idx_flavor: image.kind.map_or(IdxFlavor::Auto, DatasetKind::flavor),
         };
         let raw = data::resolve_dataset_with(spec, &opts)?;
+        let keys: Vec<&str> = [
+            ("train_resize", data.train_resize),
+            ("eval_resize", data.eval_resize),
+            ("eval_crop", data.eval_crop),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|_| k))
+        .collect();
+        if raw.source.format != "image-folder" && !keys.is_empty() {
+            anyhow::bail!(
+                "dataset {}: the protocol's [data] {} preprocess ImageFolder trees, but this dataset is {} with fixed {}x{} images: use an ImageFolder dataset or a protocol without them",
+                raw.name,
+                keys.join(", "),
+                raw.source.format,
+                raw.train.h,
+                raw.train.w
+            );
+        }
         if let Some(w) = crate::classes::numeric_order_warning(&raw.name, &raw.class_names) {
             eprintln!("warning: {w}");
         }
@@ -207,6 +296,9 @@ impl Prepared {
         }
         if let Some(r) = &s.resize {
             out.push(format!("dataset {}: {r}", self.name));
+        }
+        if let Some(c) = &self.cache_note {
+            out.push(format!("dataset {}: {c}", self.name));
         }
         out
     }

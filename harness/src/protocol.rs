@@ -127,20 +127,64 @@ pub struct DataSpec {
     pub val_fraction: f64,
     /// Seed of the (fixed, per-dataset) validation hold-out.
     pub val_seed: u64,
-    /// Train (and validation) images are resized to this square side in pixels at load time
-    /// (the large-image protocols: 224, as the benchmark's sets are "pre-resized to
-    /// 224x224"). Set together with `eval_resize` and `eval_crop`; absent: `--image-size`.
+    /// ImageFolder datasets: every train image stretched to a square of this side, pixels
+    /// (torchvision `Resize((s, s))`, bilinear; the benchmark's published sets are
+    /// "pre-resized to 224x224"). Absent: `--image-size` decides (default 32).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train_resize: Option<u32>,
-    /// Test images: resize to this side (torchvision `Resize(256)`) ...
+    /// ImageFolder datasets: the test split's shorter side resized to this, pixels, aspect
+    /// kept (torchvision `Resize(n)`); needs `eval_crop`. Absent: no resize.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eval_resize: Option<u32>,
-    /// ... then centre-crop to this side (`CenterCrop(224)`); at most `eval_resize`.
+    /// ImageFolder datasets: the test split centre-cropped to a square of this side, pixels
+    /// (torchvision `CenterCrop(n)`), after `eval_resize`; must equal the train images' side.
+    /// Absent (with `eval_resize` absent too): test images are preprocessed like train images.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eval_crop: Option<u32>,
     /// Normalisation statistics (default: the train split's own, `"dataset"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub normalization: Option<Normalization>,
+}
+
+impl DataSpec {
+    /// Checks the `[data]` preprocessing keys: each at least 1, `eval_resize` only with
+    /// `eval_crop`, a crop no larger than the resize, and a crop of the train images' side
+    /// when `train_resize` is given. `Err((key, why))`.
+    pub fn validate_preprocessing(&self) -> Result<(), (&'static str, String)> {
+        for (key, v) in [
+            ("train_resize", self.train_resize),
+            ("eval_resize", self.eval_resize),
+            ("eval_crop", self.eval_crop),
+        ] {
+            if v == Some(0) {
+                return Err((key, "must be at least 1 (pixels)".into()));
+            }
+        }
+        match (self.eval_resize, self.eval_crop) {
+            (Some(r), None) => {
+                return Err((
+                    "eval_resize",
+                    format!("needs eval_crop: resizing the shorter side to {r} keeps the aspect ratio, so the test images would not all be one size"),
+                ))
+            }
+            (Some(r), Some(c)) if c > r => {
+                return Err((
+                    "eval_crop",
+                    format!("{c} is larger than eval_resize = {r}: the crop must fit in the resized image"),
+                ))
+            }
+            _ => {}
+        }
+        if let (Some(s), Some(c)) = (self.train_resize, self.eval_crop) {
+            if s != c {
+                return Err((
+                    "eval_crop",
+                    format!("{c} differs from train_resize = {s}: the student sees train and test images of one size"),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -317,34 +361,15 @@ impl Loaded {
                 protocol.labels.as_str()
             )));
         }
+        if let Err((key, why)) = protocol.data.validate_preprocessing() {
+            return Err(invalid(format!("{}: {why}", at("data", key))));
+        }
         if !(0.0..0.9).contains(&protocol.data.val_fraction) {
             return Err(invalid(format!(
                 "{}: must be in [0, 0.9), found {}",
                 at("data", "val_fraction"),
                 protocol.data.val_fraction
             )));
-        }
-        let d = &protocol.data;
-        match (d.train_resize, d.eval_resize, d.eval_crop) {
-            (None, None, None) => {}
-            (Some(t), Some(r), Some(c)) if t >= 1 && c >= 1 && c <= r => {}
-            (Some(_), Some(_), Some(_)) => {
-                return Err(invalid(format!(
-                    "{}: must be >= 1 and at most eval_resize, found {:?} (eval_resize {:?})",
-                    at("data", "eval_crop"),
-                    d.eval_crop,
-                    d.eval_resize
-                )))
-            }
-            _ => {
-                return Err(invalid(format!(
-                    "[data]: train_resize, eval_resize and eval_crop go together (line {})",
-                    locate(text, "data", "train_resize")
-                        .or_else(|| locate(text, "data", "eval_resize"))
-                        .or_else(|| locate(text, "data", "eval_crop"))
-                        .unwrap_or(0)
-                )))
-            }
         }
         if protocol.student.width < 1 || protocol.student.depth < 1 {
             return Err(invalid(format!(
@@ -572,6 +597,44 @@ mod tests {
         }
         // The hard-label hash is unchanged by the optional label tables (records stay current).
         assert!(hard.teacher.is_none() && hard.soft.is_none());
+    }
+
+    #[test]
+    fn data_preprocessing_keys_are_optional_checked_and_hashed() {
+        let text = shipped("hard-label");
+        let plain = Loaded::parse(text, "p").unwrap();
+        let with = |extra: &str| text.replacen("[data]\n", &format!("[data]\n{extra}"), 1);
+        let l = Loaded::parse(
+            &with("train_resize = 224\neval_resize = 256\neval_crop = 224\n"),
+            "p",
+        )
+        .unwrap();
+        let d = &l.protocol.data;
+        assert_eq!(
+            (d.train_resize, d.eval_resize, d.eval_crop),
+            (Some(224), Some(256), Some(224))
+        );
+        assert_ne!(l.hash, plain.hash);
+        for (extra, want) in [
+            ("eval_resize = 256\n", "[data] eval_resize (line "),
+            (
+                "eval_resize = 200\neval_crop = 224\n",
+                "224 is larger than eval_resize = 200",
+            ),
+            (
+                "train_resize = 64\neval_crop = 56\n",
+                "56 differs from train_resize = 64",
+            ),
+            ("train_resize = 0\n", "[data] train_resize (line "),
+        ] {
+            let e = Loaded::parse(&with(extra), "p.toml")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with("p.toml: ") && e.contains(want),
+                "{extra}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -132,6 +132,12 @@ pub struct DatasetSource {
     /// (`--image-size`, `--channels`, resampling filter, no crop).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resize: Option<String>,
+    /// ImageFolder trees: the class directories' names in label order, sorted by their bytes
+    /// (the order of torchvision's `ImageFolder`, which pretrained teachers use), shown with
+    /// U+FFFD where a name is not UTF-8. Added later (`#[serde(default)]`): absent in older
+    /// records and for the other formats, whose class order is fixed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub class_names: Vec<String>,
     /// ImageFolder trees: per split directory, the files used and those left out (and why).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub splits: Vec<SplitFiles>,

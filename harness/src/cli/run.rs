@@ -27,11 +27,19 @@ pub struct RunArgs {
     /// a compressed set read from a file (see --from).
     #[arg(long, value_delimiter = ',')]
     pub methods: Option<Vec<String>>,
-    /// Compressed sets made elsewhere, comma-separated: .safetensors, .npz or ImageFolder
-    /// directories, evaluated like plugins (rows `file:<name>`; same as --methods file:PATH,
-    /// added to the methods run). Layout: CONTRIBUTING.md, "Evaluating a set made elsewhere".
+    /// Compressed sets made elsewhere, comma-separated: .safetensors, .npz, ImageFolder
+    /// directories, or Parquet files / folders of shards, evaluated like plugins (rows
+    /// `file:<name>`; same as --methods file:PATH, added to the methods run). Layout:
+    /// CONTRIBUTING.md, "Evaluating a set made elsewhere".
     #[arg(long, value_delimiter = ',')]
     pub from: Vec<PathBuf>,
+    /// Parquet sets: the column of encoded PNG/JPEG images (binary, or the Hugging Face Image
+    /// struct {bytes, path}).
+    #[arg(long, default_value = "image")]
+    pub from_image_column: String,
+    /// Parquet sets: the column of integer class indices.
+    #[arg(long, default_value = "class_id")]
+    pub from_label_column: String,
     #[command(flatten)]
     pub budget: BudgetArgs,
     /// Number of seeds (repeats) per cell; seeds are 0..N.
@@ -133,7 +141,11 @@ pub fn run(args: &RunArgs) -> Result<u8, BenchError> {
     }
 
     // Every imported file is read and checked against the dataset now (exit 2 on a bad file).
-    let imports = crate::import::plan(&imported, &data, &budgets, seeds)?;
+    let columns = crate::import::Columns {
+        image: args.from_image_column.clone(),
+        label: args.from_label_column.clone(),
+    };
+    let imports = crate::import::plan(&imported, &data, &budgets, seeds, &columns)?;
     for w in imports.sources.iter().flat_map(|s| &s.warnings) {
         eprintln!("warning: {w}");
     }

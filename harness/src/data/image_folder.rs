@@ -24,21 +24,28 @@ use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
-use image::imageops::FilterType;
-
 use distillery_record::{DatasetSource, SplitFiles};
 
-use super::{disp, read_file, DataError, RawDataset, RawSplit, Result};
+use super::cache::{self, Key};
+use super::decode::{self, Preprocess};
+use super::{disp, DataError, RawDataset, RawSplit, Result};
 
 /// Options of [`load_image_folder`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageFolderOptions {
-    /// Output images are `resolution x resolution` (default 32).
+    /// Output images are `resolution x resolution` (default 32): the train split is
+    /// stretched to it ([`Preprocess::Stretch`]).
     pub resolution: u32,
     /// 3 = RGB, 1 = grayscale (default 3). Other values are rejected.
     pub channels: usize,
     /// Whether horizontal mirroring preserves the class (default true).
     pub mirror_invariant: bool,
+    /// The test split's preprocessing when it differs from the train split's (the protocol's
+    /// `[data] eval_resize` / `eval_crop`); it must produce `resolution x resolution` images.
+    /// `None` (default): stretched like the train split.
+    pub eval: Option<Preprocess>,
+    /// The decoded-image cache folder ([`super::cache`]); `None` (default): no cache.
+    pub cache: Option<PathBuf>,
 }
 
 impl Default for ImageFolderOptions {
@@ -47,6 +54,8 @@ impl Default for ImageFolderOptions {
             resolution: 32,
             channels: 3,
             mirror_invariant: true,
+            eval: None,
+            cache: None,
         }
     }
 }
@@ -235,90 +244,45 @@ fn scan_class(class_dir: &Path) -> Result<(Vec<PathBuf>, Skipped)> {
     Ok((files, skipped))
 }
 
+/// Decodes one image of an imported ImageFolder set (`crate::import`) as the dataset reader
+/// decodes the train split: converted to `opts.channels`, stretched to `opts.resolution`.
 pub(crate) fn decode(path: &Path, opts: &ImageFolderOptions) -> Result<Vec<u8>> {
-    Ok(decode_sized(path, opts)?.0)
+    Ok(decode::decode_file(path, opts.channels, Preprocess::Stretch(opts.resolution))?.0)
 }
 
-/// Decodes and resizes one image (see the module docs); also returns its size before
-/// resizing, `(width, height)`.
-fn decode_sized(path: &Path, opts: &ImageFolderOptions) -> Result<(Vec<u8>, (u32, u32))> {
-    let bytes = read_file(path, "an image file")?;
-    let img = image::load_from_memory(&bytes).map_err(|e| DataError::ImageDecode {
-        path: disp(path),
-        source: e,
-    })?;
-    let size = (img.width(), img.height());
-    let r = opts.resolution;
-    let mut hwc: Vec<u8> = if opts.channels == 3 {
-        let mut b = img.to_rgb8();
-        if b.dimensions() != (r, r) {
-            b = image::imageops::resize(&b, r, r, FilterType::Triangle);
-        }
-        b.into_raw()
-    } else {
-        let mut b = img.to_luma8();
-        if b.dimensions() != (r, r) {
-            b = image::imageops::resize(&b, r, r, FilterType::Triangle);
-        }
-        b.into_raw()
-    };
-    if opts.channels == 3 {
-        // HWC -> CHW
-        let hw = (r * r) as usize;
-        let mut chw = vec![0u8; 3 * hw];
-        for (i, px) in hwc.chunks_exact(3).enumerate() {
-            chw[i] = px[0];
-            chw[hw + i] = px[1];
-            chw[2 * hw + i] = px[2];
-        }
-        hwc = chw;
-    }
-    Ok((hwc, size))
-}
-
-/// Decodes `files` (path, label) in parallel; the first error in file order is returned.
-/// Also returns every image's size before resizing, in file order.
+/// Decodes `files` (path, label) in parallel with `pre`; the first error in file order is
+/// returned. Also returns every image's size before preprocessing, in file order.
 fn decode_all(
     files: &[(PathBuf, i64)],
-    opts: &ImageFolderOptions,
-) -> Result<(RawSplit, Vec<(u32, u32)>)> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(16);
-    let chunk = files.len().div_ceil(threads).max(1);
-    type Part = (Vec<u8>, Vec<(u32, u32)>);
-    let results: Vec<Result<Part>> = std::thread::scope(|s| {
-        let handles: Vec<_> = files
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    let (mut buf, mut sizes) = (Vec::new(), Vec::new());
-                    for (p, _) in part {
-                        let (px, size) = decode_sized(p, opts)?;
-                        buf.extend_from_slice(&px);
-                        sizes.push(size);
-                    }
-                    Ok((buf, sizes))
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("image decoding thread panicked"))
-            .collect()
-    });
-    let mut images =
-        Vec::with_capacity(files.len() * opts.channels * (opts.resolution as usize).pow(2));
-    let mut sizes = Vec::with_capacity(files.len());
-    for r in results {
-        let (px, sz) = r?;
-        images.extend_from_slice(&px);
-        sizes.extend(sz);
-    }
-    let labels = files.iter().map(|(_, y)| *y).collect();
-    let r = opts.resolution as usize;
-    Ok((RawSplit::new(images, labels, opts.channels, r, r), sizes))
+    channels: usize,
+    pre: Preprocess,
+    what: &str,
+) -> Result<decode::Decoded> {
+    let paths: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
+    decode::decode_files(&paths, channels, pre, what)
+}
+
+/// Writes the decoded splits of `ds` to the cache entry of `key` (see [`cache`]).
+fn store(
+    dir: &Path,
+    key: &Key,
+    ds: &RawDataset,
+    reads: &[SplitRead; 2],
+    shapes: &[(usize, usize, usize); 2],
+) -> std::io::Result<PathBuf> {
+    let sizes: Vec<Vec<(u32, u32)>> = reads
+        .iter()
+        .map(|s| s.images.iter().map(|(_, sz)| *sz).collect())
+        .collect();
+    cache::store(
+        dir,
+        key,
+        &ds.checksum,
+        &[
+            (&ds.train.images, &sizes[0], shapes[0]),
+            (&ds.test.images, &sizes[1], shapes[1]),
+        ],
+    )
 }
 
 /// Whether an image of `(w, h)` has an aspect ratio beyond [`ASPECT_LIMIT`]:1.
@@ -520,8 +484,68 @@ pub fn load_image_folder(root: impl AsRef<Path>, opts: &ImageFolderOptions) -> R
         test_files.extend(tfiles.into_iter().map(|p| (p, label as i64)));
         test_skipped.extend(tskipped);
     }
-    let (train, train_sizes) = decode_all(&train_files, opts)?;
-    let (test, test_sizes) = decode_all(&test_files, opts)?;
+    let r = opts.resolution;
+    let train_pre = Preprocess::Stretch(r);
+    let test_pre = opts.eval.unwrap_or(train_pre);
+    if test_pre.side() != r {
+        return Err(DataError::invalid(
+            disp(root),
+            format!("a test-split preprocessing that gives {r}x{r} images, the train split's size"),
+            test_pre.describe(),
+        ));
+    }
+    let c = opts.channels;
+    let shapes = [
+        (train_files.len(), c, r as usize),
+        (test_files.len(), c, r as usize),
+    ];
+    let key = match &opts.cache {
+        None => None,
+        Some(dir) => Some((
+            dir.as_path(),
+            cache::key(
+                root,
+                c,
+                train_classes.iter().map(|(n, _)| n.as_encoded_bytes()),
+                &[
+                    cache::SplitFiles {
+                        preprocess: train_pre,
+                        files: &train_files,
+                    },
+                    cache::SplitFiles {
+                        preprocess: test_pre,
+                        files: &test_files,
+                    },
+                ],
+            )?,
+        )),
+    };
+    let mut cached = None;
+    if let Some((dir, key)) = &key {
+        if let Some((mut d, stored)) = cache::load(dir, key, &shapes) {
+            let test = d.pop().expect("two splits");
+            let train = d.pop().expect("two splits");
+            cached = Some((train, test, stored));
+        }
+    }
+    let (train, train_sizes, test, test_sizes, stored) = match cached {
+        Some((tr, te, stored)) => (tr.images, tr.sizes, te.images, te.sizes, Some(stored)),
+        None => {
+            let (tr, trs) = decode_all(&train_files, c, train_pre, "decoding train images")?;
+            let (te, tes) = decode_all(&test_files, c, test_pre, "decoding test images")?;
+            (tr, trs, te, tes, None)
+        }
+    };
+    let split_of = |images: Vec<u8>, files: &[(PathBuf, i64)]| {
+        RawSplit::new(
+            images,
+            files.iter().map(|(_, y)| *y).collect(),
+            c,
+            r as usize,
+            r as usize,
+        )
+    };
+    let (train, test) = (split_of(train, &train_files), split_of(test, &test_files));
     let split_name = |d: &Path| {
         d.file_name()
             .unwrap_or_default()
@@ -553,21 +577,64 @@ pub fn load_image_folder(root: impl AsRef<Path>, opts: &ImageFolderOptions) -> R
         .iter()
         .map(|(n, _)| n.to_string_lossy().into_owned())
         .collect();
-    let mut ds = RawDataset::new(name, train, test, class_names, opts.mirror_invariant);
-    // The checksum hashes the names' exact bytes (the same as their UTF-8 when they are UTF-8).
-    ds.checksum = super::raw::content_checksum_bytes(
-        &ds.train,
-        &ds.test,
+    // The checksum hashes the names' exact bytes (the same as their UTF-8 when they are UTF-8);
+    // computed once (a pass over every pixel).
+    let checksum = super::raw::content_checksum_bytes(
+        &train,
+        &test,
         train_classes.iter().map(|(n, _)| n.as_encoded_bytes()),
     );
-    let r = opts.resolution;
+    let mut ds = RawDataset {
+        name,
+        train,
+        test,
+        class_names,
+        mirror_invariant: opts.mirror_invariant,
+        checksum,
+        source: DatasetSource::default(),
+        cache_note: None,
+    };
+    if let Some((dir, key)) = &key {
+        let path = cache::entry_path(dir, key);
+        ds.cache_note = Some(match stored {
+            Some(s) if s == ds.checksum => {
+                format!("decoded images read from the cache {}", disp(&path))
+            }
+            Some(_) => {
+                // A damaged entry: never used. Decode again (and store a good entry).
+                cache::remove(dir, key);
+                let fresh = ImageFolderOptions {
+                    cache: Some(dir.to_path_buf()),
+                    ..opts.clone()
+                };
+                let mut ds = load_image_folder(root, &fresh)?;
+                ds.cache_note = Some(format!(
+                    "the cache entry {} did not match its recorded checksum: deleted and decoded again",
+                    disp(&path)
+                ));
+                return Ok(ds);
+            }
+            None => match store(dir, key, &ds, &reads, &shapes) {
+                Ok(p) => format!("decoded images written to the cache {}", disp(&p)),
+                Err(e) => format!("could not write the cache entry {}: {e}", disp(&path)),
+            },
+        });
+    }
+    let desc = if test_pre == train_pre {
+        format!("every image {}", train_pre.describe())
+    } else {
+        format!(
+            "train images {}; test images {}",
+            train_pre.describe(),
+            test_pre.describe()
+        )
+    };
     ds.source = DatasetSource {
         format: "image-folder".into(),
         kind: None,
         kind_from: None,
         resize: Some(format!(
-            "every image stretched to {r}x{r} (no crop, no padding; bilinear, image::imageops \
-             Triangle; not resampled when already {r}x{r}), {} (--image-size {r} --channels {})",
+            "{desc}, {} (--image-size {r} --channels {})",
             if opts.channels == 3 {
                 "RGB"
             } else {
@@ -576,6 +643,7 @@ pub fn load_image_folder(root: impl AsRef<Path>, opts: &ImageFolderOptions) -> R
             opts.channels
         )),
         warnings: stretch_warnings(&reads, r),
+        class_names: ds.class_names.clone(),
         splits: reads.into_iter().map(|s| s.files).collect(),
     };
     Ok(ds)

@@ -18,7 +18,9 @@
 //! Every dataset carries [`RawDataset::source`]: how it was read (format, what decided its
 //! kind, resize policy, files used and left out, warnings), recorded in every cell.
 
+pub mod cache;
 mod cifar;
+pub mod decode;
 mod error;
 mod idx;
 mod image_folder;
@@ -30,8 +32,11 @@ mod split;
 mod tests;
 #[cfg(test)]
 mod tests_inputs;
+#[cfg(test)]
+mod tests_loader;
 
 pub use cifar::{load_cifar100_dir, load_cifar10_dir, parse_cifar_records};
+pub use decode::Preprocess;
 pub use error::{DataError, Result};
 pub use idx::{
     encode_idx_images, encode_idx_labels, gzip_deterministic, load_idx_dir, maybe_gunzip,

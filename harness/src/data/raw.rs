@@ -132,6 +132,9 @@ pub struct RawDataset {
     /// left out, warnings): recorded in every cell ([`distillery_record::DatasetRef::source`]).
     /// Not part of the checksum.
     pub source: DatasetSource,
+    /// Whether the decoded images came from (or went to) the decoded-image cache, in words
+    /// (ImageFolder trees; printed before a run, not recorded: the content is the same).
+    pub cache_note: Option<String>,
 }
 
 impl RawDataset {
@@ -152,6 +155,7 @@ impl RawDataset {
             mirror_invariant,
             checksum,
             source: DatasetSource::default(),
+            cache_note: None,
         }
     }
 

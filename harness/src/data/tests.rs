@@ -531,6 +531,7 @@ fn image_folder_rgb_resized() {
         resolution: 4,
         channels: 3,
         mirror_invariant: true,
+        ..Default::default()
     };
     let ds = load_image_folder(&root, &opts).unwrap();
     assert_eq!(ds.name, "pets");
@@ -592,6 +593,7 @@ fn image_folder_gray_and_val_fallback() {
         resolution: 2,
         channels: 1,
         mirror_invariant: false,
+        ..Default::default()
     };
     let ds = load_image_folder(&root, &opts).unwrap();
     assert_eq!(

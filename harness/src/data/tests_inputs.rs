@@ -216,6 +216,7 @@ fn image_folder_reads_nested_files_and_every_torchvision_format() {
         resolution: 4,
         channels: 3,
         mirror_invariant: true,
+        ..Default::default()
     };
     let ds = load_image_folder(&root, &opts).unwrap();
     assert_eq!(ds.class_names, vec!["a", "a-b", "b"]);

@@ -4,7 +4,8 @@
 
 use super::error::{ImportError, ImportErrorKind};
 use super::metadata::PREFIX;
-use super::open::open;
+use super::open::open_with;
+use super::parquet::Columns;
 use super::view::DatasetView;
 use crate::plan::imported::Source;
 use crate::plan::{cell_id, derive_seeds, CellSpec};
@@ -34,8 +35,9 @@ pub struct Planned {
     pub cells: Vec<CellSpec>,
 }
 
-/// Opens and checks every file against the dataset, then lays out its cells over the run's
-/// budgets and seeds (see the module docs). Errors name the file.
+/// Opens and checks every file against the dataset (Parquet sets read from `columns`), then
+/// lays out its cells over the run's budgets and seeds (see the module docs). Errors name the
+/// file.
 ///
 /// # Errors
 /// Any [`open`] error; [`ImportErrorKind::BudgetNotInRun`] / [`ImportErrorKind::SeedNotInRun`]
@@ -46,11 +48,12 @@ pub fn plan(
     data: &crate::dataset::Prepared,
     budgets: &[Budget],
     seeds: usize,
+    columns: &Columns,
 ) -> Result<Planned, ImportError> {
     let view = DatasetView::of(data);
     let mut sources: Vec<Source> = Vec::new();
     for p in paths {
-        let s = open(p, &view)?.source;
+        let s = open_with(p, &view, columns)?.source;
         check_declared(&s, budgets, seeds)?;
         sources.push(s);
     }

@@ -78,7 +78,7 @@ pub fn read(root: &Path, shape: [i64; 3], class_names: &[String]) -> Result<Fold
     let opts = ImageFolderOptions {
         resolution: h as u32,
         channels: c as usize,
-        mirror_invariant: true,
+        ..Default::default()
     };
     let mut pixels = Vec::new();
     let mut labels: Vec<i64> = Vec::new();

@@ -7,15 +7,17 @@
 //! metadata keys — is documented in CONTRIBUTING.md ("Evaluating a set made elsewhere"); the
 //! tensors' roles and element types are in [`super::tensors::ROLES`].
 //!
-//! The container is detected from the content: a directory is an ImageFolder tree
-//! ([`super::folder`]); a file that [`super::sniff`] recognises as a format `--from` does not
-//! read (a PyTorch `.pt`, a pickle, HDF5, Parquet, …) is refused with how to convert it; a zip
+//! The container is detected from the content: a directory of `.parquet` shards (directly or
+//! in `data/`) is a Parquet set ([`super::parquet`]), any other directory an ImageFolder tree
+//! ([`super::folder`]); a Parquet file (`PAR1` at both ends) is read by [`super::parquet`]; a
+//! file that [`super::sniff`] recognises as a format `--from` does not read (a PyTorch `.pt`,
+//! a pickle, HDF5, …) is refused with how to convert it; a zip
 //! (or a `.npz` name) is NumPy's `.npz` ([`super::npz`]); anything else is read as safetensors
 //! ([`super::safetensors`]).
 
 use super::error::{ImportError, ImportErrorKind};
 use super::tensors::RawTensor;
-use super::{folder, npz, safetensors, sniff};
+use super::{folder, npz, parquet, safetensors, sniff};
 use crate::plan::imported::Format;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -35,12 +37,15 @@ pub(crate) struct Container {
     pub format: Format,
     /// SHA-256 of the file (of the files read, for an ImageFolder tree), lowercase hex.
     pub sha256: String,
-    /// Images resized to the dataset's resolution (ImageFolder only).
+    /// Images resized to the dataset's resolution (ImageFolder and Parquet only).
     pub resized: usize,
+    /// What the reader wants recorded (the Parquet shards read).
+    pub notes: Vec<String>,
 }
 
-/// Reads `path` in whichever container it is; an ImageFolder tree is decoded at `shape`
-/// (`[C, H, W]`) with its folders matched to `class_names`.
+/// Reads `path` in whichever container it is; an ImageFolder tree or a Parquet set is decoded
+/// at `shape` (`[C, H, W]`), the tree's folders matched to `class_names`, the Parquet set read
+/// from `columns`.
 ///
 /// # Errors
 /// [`ImportErrorKind::NotFound`], [`ImportErrorKind::Unreadable`],
@@ -50,7 +55,19 @@ pub(crate) fn read(
     path: &Path,
     shape: [i64; 3],
     class_names: &[String],
+    columns: &parquet::Columns,
 ) -> Result<Container, ImportError> {
+    let from_parquet = |p: parquet::Parquet| Container {
+        tensors: p.tensors,
+        metadata: p.metadata,
+        format: Format::Parquet,
+        sha256: p.sha256,
+        resized: p.resized,
+        notes: p.notes,
+    };
+    if path.is_dir() && parquet::is_shard_folder(path) {
+        return Ok(from_parquet(parquet::read(path, shape, columns)?));
+    }
     if path.is_dir() {
         let f = folder::read(path, shape, class_names)?;
         return Ok(Container {
@@ -59,6 +76,7 @@ pub(crate) fn read(
             format: Format::ImageFolder,
             sha256: f.sha256,
             resized: f.resized,
+            notes: Vec::new(),
         });
     }
     let bytes = std::fs::read(path).map_err(|e| {
@@ -69,6 +87,10 @@ pub(crate) fn read(
         };
         ImportError::new(path, kind)
     })?;
+    if sniff::sniff(&bytes) == Some(sniff::Foreign::Parquet) {
+        drop(bytes);
+        return Ok(from_parquet(parquet::read(path, shape, columns)?));
+    }
     if let Some(found) = sniff::sniff(&bytes) {
         return Err(ImportError::new(path, ImportErrorKind::Unsupported(found)));
     }
@@ -88,5 +110,6 @@ pub(crate) fn read(
         format,
         sha256,
         resized: 0,
+        notes: Vec::new(),
     })
 }

@@ -4,7 +4,7 @@
 //! and the request of a cell, imported or not, and the importer's row in `bench list`.
 
 use super::error::{ImportError, ImportErrorKind};
-use super::open::open;
+use super::open::open_with;
 use super::shims;
 use super::view::DatasetView;
 use crate::plan::imported::Source;
@@ -43,7 +43,8 @@ impl Method for Importer {
             test: None,
             checksum: None,
         };
-        let set = open(&src.path, &view).map_err(failed)?;
+        let columns = src.columns.clone().unwrap_or_default();
+        let set = open_with(&src.path, &view, &columns).map_err(failed)?;
         if set.source.sha256 != src.sha256 {
             let kind = ImportErrorKind::Changed {
                 planned: src.sha256.clone(),
@@ -173,13 +174,14 @@ pub fn list_row() -> [String; 6] {
         crate::VERSION.into(),
         "built-in".into(),
         "-".into(),
-        "evaluates a compressed set made elsewhere: safetensors, .npz or an ImageFolder tree\n`--methods file:PATH` or `--from PATH[,PATH…]`; layout in CONTRIBUTING.md".into(),
+        "evaluates a compressed set made elsewhere: safetensors, .npz, an ImageFolder tree or Parquet\n`--methods file:PATH` or `--from PATH[,PATH…]`; layout in CONTRIBUTING.md".into(),
     ]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::import::open::open;
     use crate::import::safetensors;
     use crate::import::tensors::{DType, RawTensor};
     use crate::plan::derive_seeds;

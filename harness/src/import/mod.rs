@@ -7,8 +7,9 @@
 //! ```
 //!
 //! * **Formats** (detected from the content, [`format`]): safetensors ([`safetensors`]), NumPy
-//!   `.npz` ([`npz`]) and ImageFolder trees ([`folder`]). Files in a format that is not read
-//!   (PyTorch `.pt`/`.pth`, pickles, HDF5, Parquet, a lone `.npy`, …) are recognised by their
+//!   `.npz` ([`npz`]), ImageFolder trees ([`folder`]) and Parquet files or folders of shards
+//!   with encoded images, as the field publishes its sets ([`parquet`]). Files in a format
+//!   that is not read (PyTorch `.pt`/`.pth`, pickles, HDF5, a lone `.npy`, …) are recognised by their
 //!   bytes ([`sniff`]) and refused with a conversion recipe. The layout — tensor names, shapes,
 //!   dtypes, metadata keys — is documented in CONTRIBUTING.md ("Evaluating a set made
 //!   elsewhere"); the tensors' roles in [`tensors`], the metadata keys in [`metadata`].
@@ -60,6 +61,7 @@ pub mod layout;
 pub mod metadata;
 pub mod npz;
 pub mod open;
+pub mod parquet;
 pub mod safetensors;
 mod shims;
 pub mod sniff;
@@ -73,5 +75,6 @@ pub use error::{ImportError, ImportErrorKind, NpyError, WriteError};
 pub use format::{FORMAT, FORMAT_VERSION};
 pub use importer::{importer_plugin, list_row, loaded_plugin_for, plugin_for, request_for};
 pub use metadata::{parse_budget, row_name, PREFIX};
-pub use open::{open, Set};
+pub use open::{open, open_with, Set};
+pub use parquet::Columns;
 pub use view::DatasetView;

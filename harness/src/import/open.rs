@@ -13,6 +13,7 @@
 
 use super::error::{ImportError, ImportErrorKind};
 use super::metadata::{self, row_name, Declared};
+use super::parquet::Columns;
 use super::tensors::{self, RawTensor};
 use super::view::DatasetView;
 use super::{format, test_overlap};
@@ -49,9 +50,17 @@ type Tensors = BTreeMap<String, RawTensor>;
 /// # Errors
 /// An [`ImportError`] whose kind names the tensor or metadata key at fault.
 pub fn open(path: &Path, view: &DatasetView) -> Result<Set, ImportError> {
+    open_with(path, view, &Columns::default())
+}
+
+/// [`open`], reading a Parquet set from `columns` (other formats ignore them).
+///
+/// # Errors
+/// Those of [`open`].
+pub fn open_with(path: &Path, view: &DatasetView, columns: &Columns) -> Result<Set, ImportError> {
     let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let file = path.as_path();
-    let read = format::read(file, view.shape, view.class_names)?;
+    let read = format::read(file, view.shape, view.class_names, columns)?;
     let mut declared = metadata::parse(file, &read.metadata, view)?;
     if read.format != Format::ImageFolder {
         declared
@@ -69,7 +78,7 @@ pub fn open(path: &Path, view: &DatasetView) -> Result<Set, ImportError> {
     let lv = check_labels(file, &labels, view)?;
     let soft_labels = take_soft_labels(file, &mut map)?;
     let weights = take_weights(file, &mut map)?;
-    let mut notes = Vec::new();
+    let mut notes = read.notes;
     if read.resized > 0 {
         let [_, h, w] = view.shape;
         notes.push(format!(
@@ -85,8 +94,17 @@ pub fn open(path: &Path, view: &DatasetView) -> Result<Set, ImportError> {
     }
     let indices = if soft_labels.is_some() { None } else { indices };
     test_overlap::check(file, &images, &lv, view)?;
+    // A Hub repository's shards sit in `<repo>/data/`: the row is named after the repository.
+    let row_path = match file.parent() {
+        Some(parent)
+            if read.format == Format::Parquet && file.is_dir() && file.ends_with("data") =>
+        {
+            parent
+        }
+        _ => file,
+    };
     let source = Source {
-        row: row_name(read.metadata.get("method").map(String::as_str), file),
+        row: row_name(read.metadata.get("method").map(String::as_str), row_path),
         path: file.to_path_buf(),
         format: read.format,
         sha256: read.sha256,
@@ -99,6 +117,7 @@ pub fn open(path: &Path, view: &DatasetView) -> Result<Set, ImportError> {
         metadata: read.metadata,
         dataset: view.name.to_string(),
         warnings: declared.warnings,
+        columns: (read.format == Format::Parquet).then(|| columns.clone()),
     };
     Ok(Set {
         source,

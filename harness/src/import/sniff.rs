@@ -95,7 +95,7 @@ impl Foreign {
 
 /// The supported formats, for messages.
 pub const SUPPORTED: &str =
-    "--from reads safetensors files, NumPy .npz archives and ImageFolder directories";
+    "--from reads safetensors files, NumPy .npz archives, ImageFolder directories and Parquet files";
 
 /// Recognises a container `--from` does not read; `None` for anything else (which the
 /// safetensors, `.npz` and ImageFolder readers then judge).

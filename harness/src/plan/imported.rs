@@ -19,15 +19,38 @@ pub enum Format {
     Npz,
     /// An ImageFolder tree (`root/<class name>/*.png`).
     ImageFolder,
+    /// A Parquet file or a folder of shards (one row per encoded image).
+    Parquet,
 }
 
 impl Format {
-    /// The name recorded in a cell's metadata: `safetensors`, `npz` or `image-folder`.
+    /// The name recorded in a cell's metadata: `safetensors`, `npz`, `image-folder` or
+    /// `parquet`.
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Safetensors => "safetensors",
             Format::Npz => "npz",
             Format::ImageFolder => "image-folder",
+            Format::Parquet => "parquet",
+        }
+    }
+}
+
+/// The columns a Parquet set is read from (`--from-image-column`, `--from-label-column`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Columns {
+    /// Encoded PNG/JPEG bytes: binary, or a struct `{bytes, path}` (Hugging Face `Image`).
+    pub image: String,
+    /// Integer class indices.
+    pub label: String,
+}
+
+impl Default for Columns {
+    /// `image` and `class_id`, the names of the benchmark's published sets.
+    fn default() -> Self {
+        Columns {
+            image: "image".into(),
+            label: "class_id".into(),
         }
     }
 }
@@ -61,6 +84,9 @@ pub struct Source {
     pub dataset: String,
     /// Found when the run was planned (e.g. no dataset checksum to verify).
     pub warnings: Vec<String>,
+    /// The columns read (Parquet sets only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Columns>,
 }
 
 impl Source {
