@@ -120,6 +120,7 @@ fn main() {
                 train_resize: None,
                 eval_resize: None,
                 eval_crop: None,
+                normalization: None,
             };
             drop(distillery::dataset::Prepared::new(ds, &spec));
         }
