@@ -15,7 +15,9 @@ pair, OUT/gpu-check-results.json and OUT/gpu-check-results.md:
     sequential (--jobs 1), concurrent (--jobs N for each N asked, and the memory-aware
     default), grouped (--group N with 1 and 2 processes, and on a larger grid of BIG_SEEDS seeds
     against the best concurrency, when this `bench` has the option), and the plain loop's
-    cells/hour for the same grid; the cost of --deterministic on one IPC-10 cell.
+    cells/hour for the same grid; the cost of --deterministic on one IPC-10 cell;
+ 8. the large-image soft- and hard-label protocols (issue 17) on a generated 224-px ImageFolder
+    with a torchvision ResNet-18 teacher trained here (scripts/gpu-check/large_image.py).
 
 Every step is recorded with its status; a failing step does not stop the others (the exit
 status is 1 when any step failed, 0 otherwise). `--dry-run` (or DRY_RUN=1) runs the same steps
@@ -192,6 +194,19 @@ class Check:
         return {"wall_seconds": round(wall, 3), "cells": cells,
                 "cells_per_hour": round(len(cells) * 3600 / wall, 1)}
 
+    def large_image(self, timeout=600):
+        """scripts/gpu-check/large_image.py: the large-image protocols with a --teacher file."""
+        out = os.path.join(self.a.out, "work", "large-image")
+        os.makedirs(out, exist_ok=True)
+        cmd = [self.a.python, os.path.join(ROOT, "scripts/gpu-check/large_image.py"), "--out", out,
+               "--bench", self.a.bench, "--device", self.a.device, "--threads", str(self.a.threads)]
+        if self.a.dry_run:
+            cmd.append("--dry-run")
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=self.env)
+        if p.returncode != 0:
+            raise RuntimeError(f"large_image.py exited {p.returncode}: {(p.stdout + p.stderr)[-1500:]}")
+        return json.loads(p.stdout.strip().splitlines()[-1])
+
     def plain(self, ipcs, seeds, epochs, test, timeout=600):
         cmd = [self.a.python, os.path.join(ROOT, "scripts/gpu-check/plain_loop.py"), "--device", self.a.device,
                "--ipcs", ",".join(map(str, ipcs)), "--seeds", str(seeds), "--epochs", str(epochs),
@@ -226,7 +241,7 @@ def main():
     ap.add_argument("--train-per-class", type=int, default=None,
                     help="generated CIFAR-shaped train images per class (default 1000; dry run 20)")
     ap.add_argument("--test", type=int, default=None, help="generated test images (default 10000; dry run 20)")
-    ap.add_argument("--budget", type=float, default=240.0,
+    ap.add_argument("--budget", type=float, default=270.0,
                     help="seconds after which the optional steps (the larger --jobs, grouping, deterministic) are skipped")
     a = ap.parse_args()
     dry = a.dry_run
@@ -278,6 +293,8 @@ def main():
         c.step(f"grid_jobs{j}", lambda j=j: c.run_grid(proto, cifar, os.path.join(work, f"grid-j{j}"), grid_ipcs, a.seeds, j, off),
                optional=j != a.jobs[0])
     c.step("plain_grid", lambda: c.plain(grid_ipcs, a.seeds, a.epochs, test))
+    # Issue 17: the large-image soft- and hard-label protocols with a torchvision teacher file.
+    c.step("large_image", lambda: c.large_image())
     if has_group:
         g = a.seeds
         for j in (1, 2):
@@ -384,6 +401,16 @@ def markdown(r):
         L.append(f"- {k} vs grid_jobs1, top-1 of the same cells: max |diff| {v['max_abs_diff']}, mean {v['mean_abs_diff']} ({v['cells']} cells)")
     if "peak_memory_used_mib" in s:
         L.append(f"- peak GPU memory used (any step): {s['peak_memory_used_mib']} MiB")
+    li = r["steps"].get("large_image", {})
+    if li.get("status") == "ok":
+        L += ["", "## Large-image protocols (random, one seed, generated ImageFolder, torchvision teacher)", "",
+              f"- {li['classes']} classes, {li['train_per_class']} train / {li['test_per_class']} test images per class, "
+              f"{li['image_side_on_disk']} px JPEGs at {li['resolution']} px; teacher trained here: {json.dumps(li['teacher'])}", "",
+              "| protocol | top-1 | epochs | steps | set images | train s | cell total s | student images/s |",
+              "|---|---|---|---|---|---|---|---|"]
+        for k, v in li["runs"].items():
+            L.append(f"| {v['protocol']} | {v['top1']} | {v['epochs']} | {v['steps']} | {v['set_images']} | "
+                     f"{v['train_seconds']} | {v['cell_total_seconds']} | {v['student_images_per_second']} |")
     fails = {k: v["error"] for k, v in r["steps"].items() if v["status"] not in ("ok", "skipped")}
     if fails:
         L += ["", "## Failed steps", ""] + [f"- {k}: {e}" for k, e in fails.items()]
