@@ -131,25 +131,7 @@ pub fn fit(
     let n = x.size()[0] as usize;
     assert!(n > 0, "fit on an empty set");
     let device = x.device();
-    let mut opt = match spec.optimizer {
-        Optimizer::Sgd => tch::nn::Sgd {
-            momentum: spec.momentum,
-            dampening: 0.0,
-            wd: spec.weight_decay,
-            nesterov: spec.nesterov,
-        }
-        .build(vs, spec.lr)?,
-        // Decoupled decay is applied below, to the decayed parameters only.
-        Optimizer::Adamw => tch::nn::AdamW {
-            wd: 0.0,
-            ..Default::default()
-        }
-        .build(vs, spec.lr)?,
-    };
-    let decayed = match spec.optimizer {
-        Optimizer::Adamw if spec.weight_decay > 0.0 => adamw_decayed(vs),
-        _ => Vec::new(),
-    };
+    let mut opt = StudentOptimizer::new(vs, spec)?;
     if let Some(s) = opts.augment_seed {
         tch::manual_seed(s as i64);
     }
@@ -360,21 +342,7 @@ pub fn fit(
                 }
                 None => per_sample.mean(Kind::Float),
             };
-            if decayed.is_empty() {
-                opt.backward_step(&loss);
-            } else {
-                // PyTorch's AdamW: param *= 1 - lr * wd, then the Adam update (which does not
-                // depend on the parameter's value), so decaying before `step` is the same.
-                opt.zero_grad();
-                loss.backward();
-                let _g = tch::no_grad_guard();
-                for p in &decayed {
-                    let _ = p
-                        .shallow_clone()
-                        .g_mul_scalar_(1.0 - lr * spec.weight_decay);
-                }
-                opt.step();
-            }
+            opt.backward_step(&loss);
             if let Some(cb) = on_batch.as_mut() {
                 cb(epoch, chunk, &logits.detach());
             }
@@ -418,6 +386,72 @@ pub fn adamw_decayed(vs: &VarStore) -> Vec<Tensor> {
         .collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v.into_iter().map(|(_, t)| t).collect()
+}
+
+/// The recipe's optimiser over every trainable variable of `vs`, as [`fit`] and
+/// [`super::grouped::fit_grouped`] both step it: SGD (momentum, coupled weight decay, libtorch's
+/// `torch::optim::SGD`), or AdamW with PyTorch's decoupled decay applied only to
+/// [`adamw_decayed`] parameters (weights with more than one dimension; a variable named
+/// `weight` in a grouped model is decayed exactly when its members' are).
+pub(crate) struct StudentOptimizer {
+    opt: tch::nn::Optimizer,
+    decayed: Vec<Tensor>,
+    weight_decay: f64,
+    lr: f64,
+}
+
+impl StudentOptimizer {
+    pub(crate) fn new(vs: &VarStore, spec: &TrainSpec) -> Result<Self, tch::TchError> {
+        let opt = match spec.optimizer {
+            Optimizer::Sgd => tch::nn::Sgd {
+                momentum: spec.momentum,
+                dampening: 0.0,
+                wd: spec.weight_decay,
+                nesterov: spec.nesterov,
+            }
+            .build(vs, spec.lr)?,
+            // Decoupled decay is applied in `backward_step`, to the decayed parameters only.
+            Optimizer::Adamw => tch::nn::AdamW {
+                wd: 0.0,
+                ..Default::default()
+            }
+            .build(vs, spec.lr)?,
+        };
+        let decayed = match spec.optimizer {
+            Optimizer::Adamw if spec.weight_decay > 0.0 => adamw_decayed(vs),
+            _ => Vec::new(),
+        };
+        Ok(Self {
+            opt,
+            decayed,
+            weight_decay: spec.weight_decay,
+            lr: spec.lr,
+        })
+    }
+
+    pub(crate) fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+        self.opt.set_lr(lr);
+    }
+
+    /// Backward pass of `loss` and one update.
+    pub(crate) fn backward_step(&mut self, loss: &Tensor) {
+        if self.decayed.is_empty() {
+            self.opt.backward_step(loss);
+            return;
+        }
+        // PyTorch's AdamW: param *= 1 - lr * wd, then the Adam update (which does not depend
+        // on the parameter's value), so decaying before `step` is the same.
+        self.opt.zero_grad();
+        loss.backward();
+        let _g = tch::no_grad_guard();
+        for p in &self.decayed {
+            let _ = p
+                .shallow_clone()
+                .g_mul_scalar_(1.0 - self.lr * self.weight_decay);
+        }
+        self.opt.step();
+    }
 }
 
 /// Top-1 and top-5 accuracy (fractions) of `net` in eval mode on normalised `x` with labels `y`

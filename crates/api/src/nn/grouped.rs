@@ -12,7 +12,8 @@
 //! average pooling act per channel; the final linear layer is a batched matrix product
 //! `[G, B, F] x [G, F, K]`. The loss is the sum of the members' mean losses, so the gradient
 //! of member `g`'s parameters is the gradient of its own loss; SGD and AdamW update every
-//! element independently, so one optimiser over the grouped tensors is `G` optimisers.
+//! element independently, so one optimiser over the grouped tensors (the same
+//! `StudentOptimizer` as [`super::fit`], AdamW decaying the same parameters) is `G` optimisers.
 //!
 //! Scope: ConvNet-D with instance norm (`arch = "convnet"`), hard labels (cross-entropy),
 //! augmentation `none` or `dsa`, no batch mixing, no per-sample weights: the hard-label grid
@@ -22,8 +23,8 @@
 use super::augment::{apply, Dsa, DsaDraw};
 use super::fit::{Evaluated, FitReport};
 use crate::rng::SplitMix64;
-use crate::spec::{Arch, Augment, ModelSpec, Optimizer, TrainSpec};
-use tch::nn::{OptimizerConfig, VarStore};
+use crate::spec::{Arch, Augment, ModelSpec, TrainSpec};
+use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 /// One member of a group: its training set and seeds, as its separate cell would have them.
@@ -260,20 +261,7 @@ pub fn fit_grouped(
     let g = members.len();
     let inits: Vec<&VarStore> = members.iter().map(|m| m.init).collect();
     let net = GroupedConvNet::from_members(vs, &inits, student, c);
-    let mut opt = match spec.optimizer {
-        Optimizer::Sgd => tch::nn::Sgd {
-            momentum: spec.momentum,
-            dampening: 0.0,
-            wd: spec.weight_decay,
-            nesterov: spec.nesterov,
-        }
-        .build(vs, spec.lr)?,
-        Optimizer::Adamw => tch::nn::AdamW {
-            wd: spec.weight_decay,
-            ..Default::default()
-        }
-        .build(vs, spec.lr)?,
-    };
+    let mut opt = super::fit::StudentOptimizer::new(vs, spec)?;
     // Every member's batch orders, exactly as its separate fit draws them.
     let orders: Vec<Vec<Vec<i64>>> = members
         .iter()
@@ -475,7 +463,7 @@ mod tests {
     use super::*;
     use crate::nn::fit::{evaluate_detailed, fit, FitOptions, Targets};
     use crate::nn::{build, mix::Mix};
-    use crate::spec::Schedule;
+    use crate::spec::{Optimizer, Schedule};
 
     fn recipe(augment: Augment, optimizer: Optimizer) -> TrainSpec {
         TrainSpec {
